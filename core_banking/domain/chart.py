@@ -1,0 +1,58 @@
+"""The bank's own chart of accounts: general-ledger accounts that exist once per currency.
+
+Customer deposit accounts are the bank's liabilities; the other side of every customer
+movement lands on one of these. Their ids are derived from code and currency (UUID v5), so
+any process can name "USD cash" without a lookup, and creating them twice is harmless.
+
+    code  name                     type       the other side of
+    1000  Cash and vault           asset      deposits and withdrawals at a branch or ATM
+    1100  External clearing        asset      payments to and from other banks
+    2900  Suspense                 liability  items waiting to be identified
+    3000  Retained earnings        equity     closing income and expense at year end
+    4000  Interest income          income     interest the bank earns
+    4100  Fee income               income     fees charged to customers
+    5000  Interest expense         expense    interest the bank pays on deposits
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core_banking.domain.accounts import AccountType
+
+_NAMESPACE = uuid.UUID("6f1c3a52-4d8e-4f0e-9a57-1d3c2b7e9a10")
+
+
+class GLCode(StrEnum):
+    CASH = "1000"
+    EXTERNAL_CLEARING = "1100"
+    SUSPENSE = "2900"
+    RETAINED_EARNINGS = "3000"
+    INTEREST_INCOME = "4000"
+    FEE_INCOME = "4100"
+    INTEREST_EXPENSE = "5000"
+
+
+@dataclass(frozen=True, slots=True)
+class GLAccountSpec:
+    code: GLCode
+    name: str
+    account_type: AccountType
+
+
+CHART: tuple[GLAccountSpec, ...] = (
+    GLAccountSpec(GLCode.CASH, "Cash and vault", AccountType.ASSET),
+    GLAccountSpec(GLCode.EXTERNAL_CLEARING, "External clearing", AccountType.ASSET),
+    GLAccountSpec(GLCode.SUSPENSE, "Suspense", AccountType.LIABILITY),
+    GLAccountSpec(GLCode.RETAINED_EARNINGS, "Retained earnings", AccountType.EQUITY),
+    GLAccountSpec(GLCode.INTEREST_INCOME, "Interest income", AccountType.INCOME),
+    GLAccountSpec(GLCode.FEE_INCOME, "Fee income", AccountType.INCOME),
+    GLAccountSpec(GLCode.INTEREST_EXPENSE, "Interest expense", AccountType.EXPENSE),
+)
+
+
+def gl_account_id(code: GLCode, currency: str) -> uuid.UUID:
+    """The fixed id of general-ledger account ``code`` in ``currency``."""
+    return uuid.uuid5(_NAMESPACE, f"gl:{code.value}:{currency}")

@@ -1,0 +1,189 @@
+"""Commands: what a caller asks the bank to do, as small immutable values.
+
+Each money-moving command carries the caller's idempotency key. `parameters()` gives the
+fields that define "the same request" for the idempotency fingerprint: everything except
+the key itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from core_banking.domain.accounts import AccountStatus, ProductType
+from core_banking.domain.ledger import Channel
+from core_banking.domain.money import Money
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who is asking and under which request; also the scope of their idempotency keys."""
+
+    actor: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    account_id: UUID
+    amount: Money
+    idempotency_key: str
+    channel: Channel = Channel.BRANCH
+    reference: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    value_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    account_id: UUID
+    amount: Money
+    idempotency_key: str
+    channel: Channel = Channel.BRANCH
+    reference: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    value_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Between two deposit accounts of this bank."""
+
+    from_account_id: UUID
+    to_account_id: UUID
+    amount: Money
+    idempotency_key: str
+    channel: Channel = Channel.API
+    reference: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    value_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Counterparty:
+    """The other bank's customer in an external payment."""
+
+    name: str
+    account: str
+    bank_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveExternalTransfer:
+    """Money arriving from another bank, settled through the clearing account."""
+
+    account_id: UUID
+    amount: Money
+    counterparty: Counterparty
+    idempotency_key: str
+    channel: Channel = Channel.WIRE
+    reference: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    value_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendExternalTransfer:
+    """Money leaving for another bank, settled through the clearing account."""
+
+    account_id: UUID
+    amount: Money
+    counterparty: Counterparty
+    idempotency_key: str
+    channel: Channel = Channel.WIRE
+    reference: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    value_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeFee:
+    account_id: UUID
+    amount: Money
+    reason: str
+    idempotency_key: str
+    channel: Channel = Channel.SYSTEM
+    value_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reverse:
+    entry_id: UUID
+    reason: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceHold:
+    account_id: UUID
+    amount: Money
+    idempotency_key: str
+    expires_at: datetime | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureHold:
+    """Post all or part of a hold; the rest is released. Without a destination the money
+    goes out through the clearing account (a card or payment network settles it)."""
+
+    hold_id: UUID
+    idempotency_key: str
+    amount: Money | None = None
+    destination_account_id: UUID | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseHold:
+    hold_id: UUID
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateCustomer:
+    given_name: str
+    family_name: str
+    email: str | None = None
+    phone: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAccount:
+    customer_id: UUID
+    product: ProductType
+    currency: str
+    name: str
+    overdraft_limit: Money | None = None
+    min_balance: Money | None = None
+    daily_limit: Money | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeAccountStatus:
+    account_id: UUID
+    status: AccountStatus
+    reason: str
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Money):
+        return {"amount": value.amount_string(), "currency": value.currency.code}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def parameters(command: Any) -> dict[str, Any]:
+    """The command's fields without its idempotency key, in plain (canonicalisable) form."""
+    plain = _plain(command)
+    plain.pop("idempotency_key", None)
+    return dict(plain)
