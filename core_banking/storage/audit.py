@@ -1,0 +1,68 @@
+"""Appending to the hash-chained audit trail, inside the caller's transaction.
+
+PostgreSQL does it in one call to ``nexum_audit_append`` (which takes any chain head not
+locked by another transaction); SQLite, which has one writer at a time, does the same steps
+from Python.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core_banking.domain.audit import AUDIT_SHARDS, AuditRecord, chain_hash
+from core_banking.storage.schema import audit_chain_heads, audit_events
+
+_APPEND = text(
+    "SELECT nexum_audit_append(:occurred_at, :actor, :action, :entity_type, :entity_id,"
+    " :request_id, :payload)"
+)
+
+
+class AuditWriter:
+    def __init__(self, conn: AsyncConnection, *, enabled: bool) -> None:
+        self._conn = conn
+        self._enabled = enabled
+
+    async def append(self, record: AuditRecord) -> None:
+        if not self._enabled:
+            return
+        if self._conn.dialect.name == "postgresql":
+            await self._conn.execute(_APPEND, _parameters(record))
+        else:
+            await self._append_here(record)
+
+    async def _append_here(self, record: AuditRecord) -> None:
+        shard = secrets.randbelow(AUDIT_SHARDS)
+        head = (
+            await self._conn.execute(
+                select(audit_chain_heads.c.seq, audit_chain_heads.c.head_hash).where(
+                    audit_chain_heads.c.shard == shard
+                )
+            )
+        ).one()
+        payload = record.payload()
+        seq = head.seq + 1
+        digest = chain_hash(bytes(head.head_hash), payload)
+        await self._conn.execute(
+            update(audit_chain_heads)
+            .where(audit_chain_heads.c.shard == shard)
+            .values(seq=seq, head_hash=digest)
+        )
+        await self._conn.execute(
+            audit_events.insert().values(shard=shard, seq=seq, hash=digest, **_parameters(record))
+        )
+
+
+def _parameters(record: AuditRecord) -> dict[str, object]:
+    return {
+        "occurred_at": record.occurred_at,
+        "actor": record.actor,
+        "action": record.action,
+        "entity_type": record.entity_type,
+        "entity_id": record.entity_id,
+        "request_id": record.request_id,
+        "payload": record.payload(),
+    }

@@ -1,0 +1,149 @@
+"""A database holding a Nexum ledger: its engine, its transactions, its retries.
+
+Writes go through `atomically`, which runs the caller's work in one transaction, commits,
+and retries the whole transaction a bounded number of times when the database reports a
+transient conflict (a deadlock or a serialization failure). Reads go through `read`, on a
+connection in autocommit mode so a single query costs a single round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from core_banking.domain.audit import AuditRecord
+from core_banking.domain.idempotency import IdempotencyClaim
+from core_banking.domain.ledger import PostingRequest, PostingResult
+from core_banking.ports import UnitOfWork
+from core_banking.storage.errors import is_transient
+from core_banking.storage.unit_of_work import SqlUnitOfWork
+from core_banking.storage.urls import async_url
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 5
+_BACKOFF_BASE_SECONDS = 0.005
+_BACKOFF_MAX_SECONDS = 0.2
+
+
+class Storage:
+    """The engine and transaction discipline shared by both databases."""
+
+    backend: ClassVar[str]
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        pool_timeout: float = 30,
+        echo: bool = False,
+        audit_enabled: bool = True,
+    ) -> None:
+        self.url = async_url(url)
+        if self.url.get_backend_name() != self.backend:
+            raise ValueError(
+                f"{type(self).__name__} needs a {self.backend} URL, "
+                f"not {self.url.get_backend_name()}; use create_storage() to choose by URL"
+            )
+        self.audit_enabled = audit_enabled
+        self.pool_timeout = pool_timeout
+        self.engine: AsyncEngine = create_async_engine(
+            self.url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=False,
+            echo=echo,
+            **self._engine_options(),
+        )
+        self._configure(self.engine)
+        self.autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def _engine_options(self) -> dict[str, Any]:
+        return {}
+
+    def _configure(self, engine: AsyncEngine) -> None:
+        """Hook for dialect-specific engine events."""
+
+    @property
+    def database_url(self) -> str:
+        """The URL with its password, for tools (Alembic) that open their own connection."""
+        return self.url.render_as_string(hide_password=False)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url.render_as_string(hide_password=True)!r})"
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            await self._begin_write(conn)
+            async with conn.begin():
+                yield conn
+
+    async def _begin_write(self, conn: AsyncConnection) -> None:
+        """Hook: prepare a connection for a write transaction."""
+
+    async def atomically(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async def attempt() -> T:
+            async with self._transaction() as conn:
+                return await work(SqlUnitOfWork(conn, audit_enabled=self.audit_enabled))
+
+        return await self.retrying(attempt)
+
+    async def post_entry(
+        self,
+        request: PostingRequest,
+        claim: IdempotencyClaim | None,
+        audit: AuditRecord | None,
+    ) -> PostingResult:
+        return await self.atomically(lambda uow: uow.ledger.post(request, claim, audit))
+
+    async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async with self.autocommit_engine.connect() as conn:
+            return await work(SqlUnitOfWork(conn, audit_enabled=False))
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction that sees one consistent state of the whole database."""
+        async with self.engine.connect() as conn:
+            await self._begin_snapshot(conn)
+            async with conn.begin():
+                yield conn
+
+    async def _begin_snapshot(self, conn: AsyncConnection) -> None:
+        """Hook: prepare a connection for a consistent multi-query read."""
+
+    async def retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt``, again after a short random pause if it hit a transient conflict,
+        at most MAX_ATTEMPTS times."""
+        number = 1
+        while True:
+            try:
+                return await attempt()
+            except DBAPIError as exc:
+                if number >= MAX_ATTEMPTS or not is_transient(exc):
+                    raise
+            ceiling = min(_BACKOFF_MAX_SECONDS, _BACKOFF_BASE_SECONDS * 2**number)
+            await asyncio.sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not secrets
+            number += 1
+
+    async def ping(self) -> float:
+        """Round-trip time of a trivial query, in milliseconds."""
+        started = time.perf_counter()
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return (time.perf_counter() - started) * 1000
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,145 @@
+"""Reading the journal: entries with their lines, and balances at a past moment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core_banking.domain.accounts import Side
+from core_banking.domain.errors import InvariantViolation
+from core_banking.domain.ledger import (
+    Channel,
+    EntryType,
+    JournalEntry,
+    JournalLine,
+    PostingRequest,
+    PostingResult,
+)
+from core_banking.storage.schema import journal_entries, journal_lines
+
+
+def entry_from_request(
+    request: PostingRequest,
+    posted_at: datetime,
+    account_seqs: Sequence[int],
+    balances_after: Sequence[int],
+) -> JournalEntry:
+    """The entry a fresh posting wrote, without reading it back."""
+    return JournalEntry(
+        id=request.entry_id,
+        entry_type=request.entry_type,
+        business_date=request.business_date,
+        value_date=request.value_date,
+        posted_at=posted_at,
+        actor=request.actor,
+        channel=request.channel,
+        reference=request.reference,
+        metadata=dict(request.metadata),
+        request_id=request.request_id,
+        reversal_of=request.reversal_of,
+        lines=tuple(
+            JournalLine(
+                line_no=number,
+                account_id=leg.account_id,
+                side=leg.side,
+                amount_minor=leg.amount_minor,
+                currency=leg.currency,
+                account_seq=seq,
+                balance_after_minor=balance,
+            )
+            for number, (leg, seq, balance) in enumerate(
+                zip(request.legs, account_seqs, balances_after, strict=True), start=1
+            )
+        ),
+    )
+
+
+def entry_row(request: PostingRequest, posted_at: datetime) -> dict[str, Any]:
+    return {
+        "id": request.entry_id,
+        "entry_type": request.entry_type.value,
+        "business_date": request.business_date,
+        "value_date": request.value_date,
+        "posted_at": posted_at,
+        "actor": request.actor,
+        "channel": request.channel.value if request.channel else None,
+        "reference": request.reference,
+        "metadata": dict(request.metadata),
+        "request_id": request.request_id,
+        "reversal_of": request.reversal_of,
+    }
+
+
+class JournalReader:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def entry(self, entry_id: UUID) -> JournalEntry | None:
+        header = (
+            await self._conn.execute(
+                select(journal_entries).where(journal_entries.c.id == entry_id)
+            )
+        ).first()
+        if header is None:
+            return None
+        lines = await self._conn.execute(
+            select(journal_lines)
+            .where(journal_lines.c.entry_id == entry_id)
+            .order_by(journal_lines.c.line_no)
+        )
+        channel = header.channel
+        return JournalEntry(
+            id=header.id,
+            entry_type=EntryType(header.entry_type),
+            business_date=header.business_date,
+            value_date=header.value_date,
+            posted_at=header.posted_at,
+            actor=header.actor,
+            channel=Channel(channel) if channel is not None else None,
+            reference=header.reference,
+            metadata=header.metadata,
+            request_id=header.request_id,
+            reversal_of=header.reversal_of,
+            lines=tuple(
+                JournalLine(
+                    line_no=line.line_no,
+                    account_id=line.account_id,
+                    side=Side(line.side),
+                    amount_minor=line.amount_minor,
+                    currency=line.currency,
+                    account_seq=line.account_seq,
+                    balance_after_minor=line.balance_after_minor,
+                )
+                for line in lines
+            ),
+        )
+
+    async def reversed_by(self, entry_id: UUID) -> UUID | None:
+        """The id of the entry that reversed ``entry_id``, if any."""
+        found: UUID | None = await self._conn.scalar(
+            select(journal_entries.c.id).where(journal_entries.c.reversal_of == entry_id)
+        )
+        return found
+
+    async def balance_as_of(self, account_id: UUID, moment: datetime) -> int:
+        """The posted balance at ``moment``: one index lookup on (account_id, posted_at)."""
+        balance = await self._conn.scalar(
+            select(journal_lines.c.balance_after_minor)
+            .where(journal_lines.c.account_id == account_id, journal_lines.c.posted_at <= moment)
+            .order_by(journal_lines.c.posted_at.desc(), journal_lines.c.account_seq.desc())
+            .limit(1)
+        )
+        return int(balance) if balance is not None else 0
+
+
+async def replayed_result(journal: JournalReader, entry_id: UUID) -> PostingResult:
+    """The stored entry that an earlier use of the idempotency key produced."""
+    entry = await journal.entry(entry_id)
+    if entry is None:
+        raise InvariantViolation("an idempotency key names a missing entry", entry_id=entry_id)
+    return PostingResult(entry=entry, replayed=True)

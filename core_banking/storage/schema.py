@@ -1,0 +1,204 @@
+"""The tables, as SQLAlchemy Core metadata. The Alembic migrations create them; a test
+checks that a migrated database and this metadata agree.
+
+Money columns are BIGINT minor units (``*_minor``) beside a three-letter currency code.
+Balances live on the account row and change in the same transaction as the journal lines,
+so reading a balance never scans history. Every journal line records the account's balance
+after it and its position in the account's history (``account_seq``), so the balance at any
+moment is a single index lookup and `nexum verify` can check the chain line by line.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from core_banking.storage.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("given_name", String(200), nullable=False),
+    Column("family_name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("phone", String(32)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('active', 'suspended', 'closed')", name="status"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("account_type", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("code", String(16), comment="general-ledger code, for the bank's own accounts"),
+    Column("number", String(34), unique=True, comment="customer-facing account number"),
+    Column("customer_id", Uuid, ForeignKey("customers.id")),
+    Column("product", String(16)),
+    Column("posted_minor", BigInteger, nullable=False, server_default="0"),
+    Column("held_minor", BigInteger, nullable=False, server_default="0"),
+    Column("overdraft_limit_minor", BigInteger, nullable=False, server_default="0"),
+    Column("min_balance_minor", BigInteger, comment="null: the bank's default applies"),
+    Column("daily_limit_minor", BigInteger, comment="null: the bank's default applies"),
+    Column("daily_debit_minor", BigInteger, nullable=False, server_default="0"),
+    Column("daily_debit_date", Date),
+    Column("line_seq", BigInteger, nullable=False, server_default="0"),
+    Column("last_posted_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("code", "currency"),
+    Index("ix_accounts_customer_id", "customer_id"),
+    CheckConstraint("kind IN ('gl', 'deposit')", name="kind"),
+    CheckConstraint(
+        "account_type IN ('asset', 'liability', 'equity', 'income', 'expense')",
+        name="account_type",
+    ),
+    CheckConstraint("status IN ('active', 'dormant', 'frozen', 'closed')", name="status"),
+    CheckConstraint(
+        "(kind = 'gl' AND code IS NOT NULL AND customer_id IS NULL AND number IS NULL)"
+        " OR (kind = 'deposit' AND number IS NOT NULL AND customer_id IS NOT NULL"
+        " AND code IS NULL)",
+        name="kind_identity",
+    ),
+    CheckConstraint("held_minor >= 0", name="held_not_negative"),
+    CheckConstraint("overdraft_limit_minor >= 0", name="overdraft_not_negative"),
+    CheckConstraint("daily_limit_minor IS NULL OR daily_limit_minor > 0", name="daily_limit"),
+    CheckConstraint("line_seq >= 0", name="line_seq"),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("entry_type", String(32), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("value_date", Date, nullable=False),
+    Column("posted_at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("channel", String(16)),
+    Column("reference", String(140)),
+    Column("metadata", JSONDocument, nullable=False),
+    Column("request_id", String(200)),
+    Column("reversal_of", Uuid, ForeignKey("journal_entries.id"), unique=True),
+    Index("ix_journal_entries_posted_at", "posted_at"),
+)
+
+journal_lines = Table(
+    "journal_lines",
+    metadata,
+    Column("entry_id", Uuid, ForeignKey("journal_entries.id"), nullable=False),
+    Column("line_no", SmallInteger, nullable=False),
+    Column("account_id", Uuid, ForeignKey("accounts.id"), nullable=False),
+    Column("account_seq", BigInteger, nullable=False),
+    Column("side", String(1), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("balance_after_minor", BigInteger, nullable=False),
+    Column("posted_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("entry_id", "line_no"),
+    UniqueConstraint("account_id", "account_seq"),
+    Index("ix_journal_lines_account_id_posted_at", "account_id", "posted_at"),
+    CheckConstraint("side IN ('D', 'C')", name="side"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint("account_seq > 0", name="account_seq_positive"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("account_id", Uuid, ForeignKey("accounts.id"), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("reference", String(140)),
+    Column("captured_minor", BigInteger, nullable=False, server_default="0"),
+    Column("capture_entry_id", Uuid, ForeignKey("journal_entries.id")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_holds_account_id_status", "account_id", "status"),
+    Index("ix_holds_status_expires_at", "status", "expires_at"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint(
+        "captured_minor >= 0 AND captured_minor <= amount_minor", name="captured_within"
+    ),
+    CheckConstraint("status IN ('active', 'captured', 'released', 'expired')", name="status"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(200), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("fingerprint", LargeBinary(32), nullable=False),
+    Column("entity_id", Uuid, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("scope", "key"),
+)
+
+audit_chain_heads = Table(
+    "audit_chain_heads",
+    metadata,
+    Column("shard", SmallInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("head_hash", LargeBinary(32), nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True),
+    Column("shard", SmallInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(64), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("request_id", String(200)),
+    Column("payload", Text, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    UniqueConstraint("shard", "seq"),
+    Index("ix_audit_events_entity_type_entity_id", "entity_type", "entity_id"),
+    Index("ix_audit_events_occurred_at", "occurred_at"),
+)

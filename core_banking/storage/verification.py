@@ -1,0 +1,170 @@
+"""`nexum verify`: recompute the ledger from its lines and check every invariant.
+
+Run inside one read-only snapshot, so a busy ledger is checked as of one moment. Each check
+reports its first violation; a clean ledger reports none. The checks:
+
+    currency_totals   the accounts' balances, signed by normal side, sum to zero per currency
+    journal_totals    all debits equal all credits per currency
+    entries_balanced  every entry has two or more lines and balances per currency
+    stored_balances   every account's stored balance equals the sum of its lines
+    balance_chains    every line's balance-after equals the previous one plus its amount,
+                      positions run 1, 2, 3 … and the account knows its last position
+    held_totals       every account's held amount equals the sum of its active holds
+    audit_chain       every audit chain's hashes hold and its head matches its last record
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core_banking.domain.audit import StoredAuditRecord, first_break
+from core_banking.storage.base import Storage
+
+_SIGNED = (
+    "CASE WHEN l.side = CASE WHEN a.account_type IN ('asset', 'expense') THEN 'D' ELSE 'C' END"
+    " THEN l.amount_minor ELSE -l.amount_minor END"
+)
+
+_CHECKS: dict[str, tuple[TextClause, Callable[..., str]]] = {
+    "currency_totals": (
+        text(
+            "SELECT currency, SUM(CASE WHEN account_type IN ('asset', 'expense')"
+            " THEN posted_minor ELSE -posted_minor END) AS net"
+            " FROM accounts GROUP BY currency"
+            " HAVING SUM(CASE WHEN account_type IN ('asset', 'expense')"
+            " THEN posted_minor ELSE -posted_minor END) <> 0 ORDER BY currency LIMIT 1"
+        ),
+        lambda r: f"account balances in {r.currency} do not sum to zero (net {r.net})",
+    ),
+    "journal_totals": (
+        text(
+            "SELECT currency, SUM(CASE WHEN side = 'D' THEN amount_minor ELSE -amount_minor END)"
+            " AS net FROM journal_lines GROUP BY currency"
+            " HAVING SUM(CASE WHEN side = 'D' THEN amount_minor ELSE -amount_minor END) <> 0"
+            " ORDER BY currency LIMIT 1"
+        ),
+        lambda r: f"journal debits and credits in {r.currency} differ by {r.net}",
+    ),
+    "entries_balanced": (
+        text(
+            "SELECT e.id AS entry_id FROM journal_entries e"
+            " LEFT JOIN journal_lines l ON l.entry_id = e.id"
+            " GROUP BY e.id"
+            " HAVING COUNT(l.line_no) < 2 OR EXISTS ("
+            "   SELECT 1 FROM journal_lines x WHERE x.entry_id = e.id GROUP BY x.currency"
+            "   HAVING SUM(CASE WHEN x.side = 'D' THEN x.amount_minor"
+            "   ELSE -x.amount_minor END) <> 0)"
+            " ORDER BY e.id LIMIT 1"
+        ),
+        lambda r: f"journal entry {r.entry_id} does not balance",
+    ),
+    "stored_balances": (
+        text(
+            f"SELECT a.id AS account_id, a.posted_minor AS stored,"
+            f" COALESCE(SUM({_SIGNED}), 0) AS computed"
+            " FROM accounts a LEFT JOIN journal_lines l ON l.account_id = a.id"
+            " GROUP BY a.id, a.posted_minor"
+            f" HAVING a.posted_minor <> COALESCE(SUM({_SIGNED}), 0)"
+            " ORDER BY a.id LIMIT 1"
+        ),
+        lambda r: f"account {r.account_id} stores {r.stored} but its lines sum to {r.computed}",
+    ),
+    "balance_chains": (
+        text(
+            "SELECT account_id, account_seq FROM ("
+            f"  SELECT l.account_id, l.account_seq, l.balance_after_minor, {_SIGNED} AS signed,"
+            "   LAG(l.balance_after_minor, 1, 0) OVER w AS previous_balance,"
+            "   LAG(l.account_seq, 1, 0) OVER w AS previous_seq"
+            "  FROM journal_lines l JOIN accounts a ON a.id = l.account_id"
+            "  WINDOW w AS (PARTITION BY l.account_id ORDER BY l.account_seq)"
+            " ) chain"
+            " WHERE balance_after_minor <> previous_balance + signed"
+            "    OR account_seq <> previous_seq + 1"
+            " UNION ALL"
+            " SELECT a.id, a.line_seq FROM accounts a"
+            " WHERE a.line_seq <> COALESCE("
+            "   (SELECT MAX(l.account_seq) FROM journal_lines l WHERE l.account_id = a.id), 0)"
+            " ORDER BY account_id, account_seq LIMIT 1"
+        ),
+        lambda r: f"the balance chain of account {r.account_id} breaks at line {r.account_seq}",
+    ),
+    "held_totals": (
+        text(
+            "SELECT a.id AS account_id, a.held_minor AS stored,"
+            " COALESCE(SUM(h.amount_minor), 0) AS computed"
+            " FROM accounts a LEFT JOIN holds h ON h.account_id = a.id AND h.status = 'active'"
+            " GROUP BY a.id, a.held_minor"
+            " HAVING a.held_minor <> COALESCE(SUM(h.amount_minor), 0)"
+            " ORDER BY a.id LIMIT 1"
+        ),
+        lambda r: (
+            f"account {r.account_id} holds {r.stored} but its active holds sum to {r.computed}"
+        ),
+    ),
+}
+
+_AUDIT_HEADS = text("SELECT shard, seq, head_hash FROM audit_chain_heads ORDER BY shard")
+_AUDIT_RECORDS = text(
+    "SELECT shard, seq, payload, hash FROM audit_events WHERE shard = :shard ORDER BY seq"
+)
+_COUNTS = text(
+    "SELECT (SELECT COUNT(*) FROM accounts) AS accounts,"
+    " (SELECT COUNT(*) FROM journal_entries) AS entries,"
+    " (SELECT COUNT(*) FROM journal_lines) AS lines,"
+    " (SELECT COUNT(*) FROM audit_events) AS audit_records"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    check: str
+    detail: str
+
+
+@dataclass(slots=True)
+class VerificationReport:
+    checks: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+CHECK_NAMES = (*_CHECKS, "audit_chain")
+
+
+async def verify_ledger(storage: Storage) -> VerificationReport:
+    report = VerificationReport()
+    async with storage.snapshot() as conn:
+        counts = (await conn.execute(_COUNTS)).one()
+        report.counts = dict(counts._mapping)
+        for name, (query, describe) in _CHECKS.items():
+            report.checks.append(name)
+            row = (await conn.execute(query)).first()
+            if row is not None:
+                report.violations.append(Violation(name, describe(row)))
+        report.checks.append("audit_chain")
+        audit_break = await _first_audit_break(conn)
+        if audit_break is not None:
+            report.violations.append(Violation("audit_chain", audit_break))
+    return report
+
+
+async def _first_audit_break(conn: AsyncConnection) -> str | None:
+    heads = (await conn.execute(_AUDIT_HEADS)).all()
+    for head in heads:
+        rows = await conn.stream(_AUDIT_RECORDS, {"shard": head.shard})
+        records = [
+            StoredAuditRecord(row.shard, row.seq, row.payload, bytes(row.hash))
+            async for row in rows
+        ]
+        problem = first_break(head.shard, records, head.seq, bytes(head.head_hash))
+        if problem is not None:
+            return problem
+    return None
