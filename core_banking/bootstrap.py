@@ -1,0 +1,80 @@
+"""The composition root: the one place that turns configuration into a working bank.
+
+Everything else receives its collaborators; only this module decides which storage, clock
+and policy they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core_banking.config import Settings, get_config
+from core_banking.domain.policy import BusinessPolicy
+from core_banking.migrations import MigrationManager
+from core_banking.ports import Clock, SystemClock
+from core_banking.services.accounts import AccountService
+from core_banking.services.customers import CustomerService
+from core_banking.services.holds import HoldService
+from core_banking.services.ledger import LedgerService
+from core_banking.storage import Storage, create_storage
+
+
+@dataclass(frozen=True, slots=True)
+class Nexum:
+    """A bank: its storage and the services that work on it."""
+
+    config: Settings
+    storage: Storage
+    clock: Clock
+    ledger: LedgerService
+    holds: HoldService
+    accounts: AccountService
+    customers: CustomerService
+
+    async def aclose(self) -> None:
+        await self.storage.dispose()
+
+
+def policy_from(config: Settings) -> BusinessPolicy:
+    return BusinessPolicy(
+        max_transaction_amount=config.max_transaction_amount,
+        max_daily_transaction_limit=config.max_daily_transaction_limit,
+        min_account_balance=config.min_account_balance,
+    )
+
+
+def storage_from(config: Settings) -> Storage:
+    return create_storage(
+        config.database_url,
+        pool_size=config.database_pool_size,
+        max_overflow=config.database_pool_overflow,
+        pool_timeout=config.database_pool_timeout,
+        echo=config.database_echo,
+        audit_enabled=config.enable_audit_logging,
+    )
+
+
+def migration_manager(config: Settings, storage: Storage) -> MigrationManager:
+    return MigrationManager(storage, timeout_seconds=config.migration_timeout_seconds)
+
+
+def build(
+    config: Settings | None = None,
+    *,
+    storage: Storage | None = None,
+    clock: Clock | None = None,
+) -> Nexum:
+    """Wire a bank from configuration (``get_config()`` by default)."""
+    config = config or get_config()
+    storage = storage or storage_from(config)
+    clock = clock or SystemClock()
+    policy = policy_from(config)
+    return Nexum(
+        config=config,
+        storage=storage,
+        clock=clock,
+        ledger=LedgerService(storage, clock, policy),
+        holds=HoldService(storage, clock, policy),
+        accounts=AccountService(storage, clock),
+        customers=CustomerService(storage, clock),
+    )

@@ -1,0 +1,115 @@
+"""``nexum``: operate a Nexum ledger from the command line.
+
+    nexum migrate up|down|status    schema migrations (NEXUM_DATABASE_URL)
+    nexum verify                    recompute the ledger and check every invariant
+    nexum version                   the installed version
+
+Configuration comes from the NEXUM_* environment variables, as for the server. Exit codes:
+0 success, 1 the ledger failed verification, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core_banking import __version__
+from core_banking.bootstrap import migration_manager, storage_from
+from core_banking.config import ConfigError, Settings, get_config
+from core_banking.storage.verification import verify_ledger
+
+app = typer.Typer(help="Operate a Nexum core banking ledger.", no_args_is_help=True)
+migrate_app = typer.Typer(help="Apply, undo or show schema migrations.", no_args_is_help=True)
+app.add_typer(migrate_app, name="migrate")
+console = Console()
+errors = Console(stderr=True)
+
+EXIT_VIOLATION = 1
+EXIT_CONFIG = 2
+
+
+def _config() -> Settings:
+    try:
+        return get_config()
+    except ConfigError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+@migrate_app.command("up")
+def migrate_up(
+    target: Annotated[str, typer.Argument(help="revision to reach")] = "head",
+) -> None:
+    """Apply pending migrations."""
+    config = _config()
+    applied = migration_manager(config, storage_from(config)).migrate_up(target)
+    for revision in applied:
+        console.print(f"Applied: {revision}")
+    console.print(f"{len(applied)} migration(s) applied; the schema is at {target}.")
+
+
+@migrate_app.command("down")
+def migrate_down(
+    target: Annotated[str, typer.Argument(help='revision to return to, "-1" or "base"')] = "-1",
+) -> None:
+    """Undo migrations (one by default)."""
+    config = _config()
+    undone = migration_manager(config, storage_from(config)).migrate_down(target)
+    for revision in undone:
+        console.print(f"Undone: {revision}")
+    console.print(f"{len(undone)} migration(s) undone.")
+
+
+@migrate_app.command("status")
+def migrate_status() -> None:
+    """Show the current revision and what is pending."""
+    config = _config()
+    status = migration_manager(config, storage_from(config)).status()
+    console.print(f"current: {status.current or '(empty database)'}")
+    console.print(f"head:    {status.head}")
+    if status.pending:
+        console.print(f"pending: {', '.join(status.pending)}")
+    else:
+        console.print("pending: none; the schema is current")
+
+
+@app.command()
+def verify() -> None:
+    """Recompute balances from the journal and check every ledger invariant."""
+    config = _config()
+    storage = storage_from(config)
+
+    async def run() -> None:
+        try:
+            report = await verify_ledger(storage)
+        finally:
+            await storage.dispose()
+        table = Table(title="nexum verify")
+        table.add_column("check")
+        table.add_column("result")
+        failed = {violation.check: violation.detail for violation in report.violations}
+        for check in report.checks:
+            table.add_row(check, f"[red]{failed[check]}[/red]" if check in failed else "ok")
+        console.print(table)
+        console.print(", ".join(f"{name}: {count}" for name, count in report.counts.items()))
+        if not report.ok:
+            first = report.violations[0]
+            errors.print(f"[red]FAILED {first.check}: {first.detail}[/red]")
+            raise typer.Exit(EXIT_VIOLATION)
+        console.print("[green]the ledger is consistent[/green]")
+
+    asyncio.run(run())
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    console.print(f"nexum {__version__}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,182 @@
+"""Opening deposit accounts and moving them through their life cycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from core_banking.domain.accounts import (
+    Account,
+    AccountKind,
+    AccountStatus,
+    AccountType,
+    check_transition,
+    new_account_number,
+)
+from core_banking.domain.commands import ChangeAccountStatus, OpenAccount, RequestContext
+from core_banking.domain.customers import CustomerStatus, clean_name
+from core_banking.domain.errors import (
+    DuplicateAccountNumber,
+    InvalidInput,
+    InvalidTransition,
+    InvariantViolation,
+    NotFound,
+    RuleViolation,
+    WrongAccountKind,
+)
+from core_banking.domain.ids import uuid7
+from core_banking.domain.money import Money, currency
+from core_banking.ports import Clock, LedgerStore, UnitOfWork
+from core_banking.services.auditing import audit_record
+from core_banking.services.postings import claim_for
+
+ACCOUNT_NUMBER_ATTEMPTS = 5
+
+
+class AccountService:
+    def __init__(self, store: LedgerStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def open(self, command: OpenAccount, context: RequestContext) -> Account:
+        """A new deposit account for an active customer, in one currency, with its own
+        limits where given (the bank's defaults otherwise)."""
+        code = currency(command.currency).code
+        name = clean_name(command.name, "name")
+        overdraft = _minor_or(command.overdraft_limit, code, "overdraft_limit", default=0)
+        min_balance = _minor_or(command.min_balance, code, "min_balance", default=None)
+        daily_limit = _minor_or(command.daily_limit, code, "daily_limit", default=None)
+        if daily_limit == 0:
+            raise InvalidInput("a daily limit is a positive amount", field="daily_limit")
+        account_id = uuid7()
+        claim = (
+            claim_for("account_open", command, context, account_id)
+            if command.idempotency_key is not None
+            else None
+        )
+
+        async def work(uow: UnitOfWork) -> Account:
+            now = self._clock.now()
+            if claim is not None:
+                existing = await uow.idempotency.claim(claim, now)
+                if existing is not None:
+                    return await _existing(uow, existing)
+            customer = await uow.customers.lock(command.customer_id)
+            if customer.status is not CustomerStatus.ACTIVE:
+                raise RuleViolation(f"customer is {customer.status}", customer_id=str(customer.id))
+            await uow.accounts.ensure_chart(code, now)
+            account = Account(
+                id=account_id,
+                kind=AccountKind.DEPOSIT,
+                account_type=AccountType.LIABILITY,
+                currency=code,
+                status=AccountStatus.ACTIVE,
+                name=name,
+                code=None,
+                number=await _unused_number(uow),
+                customer_id=customer.id,
+                product=command.product,
+                posted_minor=0,
+                held_minor=0,
+                overdraft_limit_minor=overdraft,
+                min_balance_minor=min_balance,
+                daily_limit_minor=daily_limit,
+                daily_debit_minor=0,
+                daily_debit_date=None,
+                line_seq=0,
+                last_posted_at=None,
+                created_at=now,
+                updated_at=now,
+            )
+            await uow.accounts.insert(account)
+            await uow.audit.append(
+                audit_record(
+                    context,
+                    now,
+                    "account.opened",
+                    "account",
+                    account.id,
+                    {
+                        "customer_id": str(customer.id),
+                        "number": account.number,
+                        "currency": code,
+                        "product": command.product.value,
+                    },
+                )
+            )
+            return account
+
+        return await self._store.atomically(work)
+
+    async def change_status(self, command: ChangeAccountStatus, context: RequestContext) -> Account:
+        """Freeze, unfreeze, mark dormant, reactivate or close. Closing needs a zero balance
+        and no money on hold."""
+
+        async def work(uow: UnitOfWork) -> Account:
+            now = self._clock.now()
+            account = await uow.accounts.lock(command.account_id)
+            if account.kind is not AccountKind.DEPOSIT:
+                raise WrongAccountKind("only deposit accounts change status")
+            check_transition(account.status, command.status)
+            if command.status is AccountStatus.CLOSED and (
+                account.posted_minor != 0 or account.held_minor != 0
+            ):
+                raise InvalidTransition(
+                    "an account is closed only with a zero balance and nothing on hold",
+                    account_id=str(account.id),
+                )
+            await uow.accounts.set_status(account.id, command.status, now)
+            await uow.audit.append(
+                audit_record(
+                    context,
+                    now,
+                    "account.status_changed",
+                    "account",
+                    account.id,
+                    {
+                        "from": account.status.value,
+                        "to": command.status.value,
+                        "reason": command.reason,
+                    },
+                )
+            )
+            return await _existing(uow, account.id)
+
+        return await self._store.atomically(work)
+
+    async def get(self, account_id: UUID) -> Account:
+        account = await self._store.read(lambda uow: uow.accounts.get(account_id))
+        if account is None:
+            raise NotFound("no such account", account_id=str(account_id))
+        return account
+
+    async def balance_as_of(self, account_id: UUID, moment: datetime) -> int:
+        """The posted balance at a past moment, from the journal line in force then."""
+        await self.get(account_id)
+        return await self._store.read(lambda uow: uow.journal.balance_as_of(account_id, moment))
+
+
+def _minor_or[D: (int, None)](money: Money | None, code: str, field: str, *, default: D) -> int | D:
+    if money is None:
+        return default
+    if money.currency.code != code:
+        raise InvalidInput(f"{field} must be in the account's currency {code}", field=field)
+    if money.minor < 0:
+        raise InvalidInput(f"{field} cannot be negative", field=field)
+    return money.minor
+
+
+async def _unused_number(uow: UnitOfWork) -> str:
+    """A fresh account number; the unique index catches the (astronomically rare) race."""
+    for _ in range(ACCOUNT_NUMBER_ATTEMPTS):
+        number = new_account_number()
+        if not await uow.accounts.number_taken(number):
+            return number
+    raise DuplicateAccountNumber("could not find a free account number; try again")
+
+
+async def _existing(uow: UnitOfWork, account_id: UUID) -> Account:
+    account = await uow.accounts.get(account_id)
+    if account is None:
+        raise InvariantViolation("account vanished", account_id=account_id)
+    return account
