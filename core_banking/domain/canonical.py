@@ -3,7 +3,8 @@
 Idempotency fingerprints and audit-chain hashes are computed over this text; two equal
 structures always give the same bytes (sorted keys, no insignificant whitespace, UTF-8),
 and types with no JSON form (ids, dates, decimals, enums) become their exact string form.
-Floats are refused outright: money and rates never pass through them.
+Floats never get this far: money and rates are integers and Decimals, and free-form data
+from callers is checked at the edge (`core_banking.domain.metadata`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from uuid import UUID
 
 
 def _exact_string(value: Any) -> str:
-    if isinstance(value, float):
-        raise TypeError("floats have no place in canonical banking data")
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, datetime):
@@ -32,20 +31,10 @@ def _exact_string(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} has no canonical form")
 
 
-def _reject_floats(value: Any) -> Any:
-    if isinstance(value, float):
-        raise TypeError("floats have no place in canonical banking data")
-    if isinstance(value, dict):
-        return {key: _reject_floats(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_reject_floats(item) for item in value]
-    return value
-
-
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, compact separators, exact strings for rich types."""
     return json.dumps(
-        _reject_floats(value),
+        value,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

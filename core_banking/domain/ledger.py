@@ -30,10 +30,12 @@ from core_banking.domain.errors import (
     DailyLimitExceeded,
     InsufficientFunds,
     InvalidAmount,
+    InvalidInput,
     InvariantViolation,
     UnbalancedEntry,
     WrongAccountKind,
 )
+from core_banking.domain.metadata import validate_metadata
 from core_banking.domain.money import MAX_AMOUNT_MINOR, currency
 
 MAX_LEGS = 64
@@ -106,8 +108,9 @@ class PostingRequest:
 
     def __post_init__(self) -> None:
         validate_legs(self.legs)
+        object.__setattr__(self, "metadata", validate_metadata(self.metadata))
         if self.reference is not None and len(self.reference) > MAX_REFERENCE_LENGTH:
-            raise InvalidAmount(
+            raise InvalidInput(
                 f"a reference is at most {MAX_REFERENCE_LENGTH} characters",
                 field="reference",
             )
@@ -122,11 +125,22 @@ class PostingRequest:
 
 
 def validate_legs(legs: Sequence[Leg]) -> None:
-    """Two to MAX_LEGS legs of positive, bounded amounts, balanced in every currency."""
+    """Two to MAX_LEGS legs of positive, bounded amounts, balanced in every currency; the
+    legs on any one account agree on its currency and on the kind of account it must be."""
     if not 2 <= len(legs) <= MAX_LEGS:
         raise UnbalancedEntry(f"an entry has 2 to {MAX_LEGS} legs", legs=len(legs))
     net_by_currency: dict[str, int] = defaultdict(int)
+    first_leg: dict[UUID, Leg] = {}
     for leg in legs:
+        first = first_leg.setdefault(leg.account_id, leg)
+        if leg.currency != first.currency:
+            raise CurrencyMismatch(
+                "legs on one account must share its currency", account_id=str(leg.account_id)
+            )
+        if leg.required_kind != first.required_kind:
+            raise InvalidInput(
+                "legs on one account must agree on its kind", account_id=str(leg.account_id)
+            )
         currency(leg.currency)
         if type(leg.amount_minor) is not int or not 0 < leg.amount_minor < MAX_AMOUNT_MINOR:
             raise InvalidAmount("a leg amount is a positive whole number of minor units")

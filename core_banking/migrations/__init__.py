@@ -35,6 +35,7 @@ from sqlalchemy.pool import NullPool
 from core_banking.domain.money import all_currencies
 from core_banking.storage.accounts import AccountRepository
 from core_banking.storage.sqlite import configure_sqlite_engine
+from core_banking.storage.urls import async_url
 
 T = TypeVar("T")
 
@@ -67,7 +68,8 @@ class MigrationManager:
     def __init__(
         self, storage: HasDatabaseURL | str, *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     ) -> None:
-        self.database_url = storage if isinstance(storage, str) else storage.database_url
+        raw_url = storage if isinstance(storage, str) else storage.database_url
+        self.database_url = async_url(raw_url).render_as_string(hide_password=False)
         self.timeout_seconds = timeout_seconds
         self._scripts = ScriptDirectory(str(_SCRIPT_LOCATION))
 

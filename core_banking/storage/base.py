@@ -17,7 +17,6 @@ from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core_banking.domain.audit import AuditRecord
@@ -131,7 +130,7 @@ class Storage:
         while True:
             try:
                 return await attempt()
-            except DBAPIError as exc:
+            except Exception as exc:
                 if number >= MAX_ATTEMPTS or not is_transient(exc):
                     raise
             ceiling = min(_BACKOFF_MAX_SECONDS, _BACKOFF_BASE_SECONDS * 2**number)

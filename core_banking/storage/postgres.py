@@ -58,7 +58,10 @@ class PostgreSQLStorage(Storage):
     ) -> PostingResult:
         async def attempt() -> PostingResult:
             async with self.autocommit_engine.connect() as conn:
-                writer = PostgresPostingWriter(conn, audit_enabled=self.audit_enabled)
+                raw = await conn.get_raw_connection()
+                writer = PostgresPostingWriter(
+                    conn, audit_enabled=self.audit_enabled, driver=raw.driver_connection
+                )
                 return await writer.post(request, claim, audit)
 
         return await self.retrying(attempt)

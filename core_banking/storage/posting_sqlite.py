@@ -69,14 +69,19 @@ class SqlitePostingWriter:
             )
             for account_id, legs in sorted(legs_by_account.items())
         }
-        posted_at = max(
-            [now, *(a.last_posted_at for a in locked.values() if a.last_posted_at is not None)]
-        )
+        # Each account's posting time never goes backwards (the clock may); the entry's time
+        # is the latest of its accounts'.
+        posted_ats = {
+            account_id: max(now, locked[account_id].last_posted_at or now)
+            for account_id in postings
+        }
         for account_id, posting in postings.items():
-            await self._update_account(posting, len(legs_by_account[account_id]), posted_at)
-
+            await self._update_account(
+                posting, len(legs_by_account[account_id]), posted_ats[account_id]
+            )
+        posted_at = max(posted_ats.values())
         seqs, balances = _line_positions(request.legs, postings)
-        await self._insert_entry(request, posted_at, seqs, balances)
+        await self._insert_entry(request, posted_at, posted_ats, seqs, balances)
         await self._check_balanced(request.entry_id)
         if audit is not None:
             await self._audit.append(audit)
@@ -102,7 +107,12 @@ class SqlitePostingWriter:
         )
 
     async def _insert_entry(
-        self, request: PostingRequest, posted_at: datetime, seqs: list[int], balances: list[int]
+        self,
+        request: PostingRequest,
+        posted_at: datetime,
+        line_posted_ats: dict[UUID, datetime],
+        seqs: list[int],
+        balances: list[int],
     ) -> None:
         try:
             await self._conn.execute(journal_entries.insert().values(entry_row(request, posted_at)))
@@ -124,7 +134,7 @@ class SqlitePostingWriter:
                     "amount_minor": leg.amount_minor,
                     "currency": leg.currency,
                     "balance_after_minor": balance,
-                    "posted_at": posted_at,
+                    "posted_at": line_posted_ats[leg.account_id],
                 }
                 for number, (leg, seq, balance) in enumerate(
                     zip(request.legs, seqs, balances, strict=True), start=1

@@ -15,6 +15,11 @@ BEGIN
 END
 $$;
 
+-- The number of audit chains; the same as core_banking.domain.audit.AUDIT_SHARDS (a test
+-- checks that they agree), and the number of rows migration 0001 puts in audit_chain_heads.
+CREATE FUNCTION nexum_audit_shards() RETURNS integer
+LANGUAGE sql IMMUTABLE AS 'SELECT 64';
+
 CREATE FUNCTION nexum_audit_append(
     p_occurred_at timestamptz,
     p_actor text,
@@ -26,15 +31,22 @@ CREATE FUNCTION nexum_audit_append(
 ) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_shard smallint;
+    v_shards constant integer := nexum_audit_shards();
+    v_start constant integer := floor(random() * v_shards)::integer;
+    v_shard integer;
     v_seq bigint;
     v_hash bytea;
 BEGIN
-    -- Any chain head that no other transaction holds; wait only when every head is busy.
-    SELECT shard INTO v_shard FROM audit_chain_heads
-     ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
-        SELECT shard INTO v_shard FROM audit_chain_heads ORDER BY random() LIMIT 1 FOR UPDATE;
+    -- Take any chain no other transaction is writing (a transaction-scoped advisory lock:
+    -- held in memory, nothing written); wait only when every chain is busy.
+    FOR v_offset IN 0 .. v_shards - 1 LOOP
+        v_shard := (v_start + v_offset) % v_shards;
+        EXIT WHEN pg_try_advisory_xact_lock(20077, v_shard);
+        v_shard := NULL;
+    END LOOP;
+    IF v_shard IS NULL THEN
+        v_shard := v_start;
+        PERFORM pg_advisory_xact_lock(20077, v_shard);
     END IF;
     UPDATE audit_chain_heads
        SET seq = seq + 1,
@@ -60,17 +72,22 @@ CREATE FUNCTION nexum_post_entry(
     p_metadata jsonb,
     p_request_id text,
     p_reversal_of uuid,
-    -- one element per leg
-    p_leg_accounts uuid[],
-    p_leg_sides text[],
-    p_leg_amounts bigint[],
-    p_leg_currencies text[],
-    p_leg_enforce_funds boolean[],
-    p_leg_count_daily boolean[],
-    p_leg_required_kinds text[],
-    p_leg_release_held bigint[],
-    p_leg_default_min_balances bigint[],
-    p_leg_default_daily_limits bigint[],
+    -- one element per account the entry touches, in account id order (the lock order)
+    p_accounts uuid[],
+    p_debits bigint[],
+    p_credits bigint[],
+    p_currencies text[],
+    p_required_kinds text[],
+    p_enforce_funds boolean[],
+    p_daily_amounts bigint[],
+    p_release_held bigint[],
+    p_line_counts integer[],
+    p_default_min_balances bigint[],
+    p_default_daily_limits bigint[],
+    -- one element per line, in line order; the account is an index into p_accounts
+    p_line_accounts integer[],
+    p_line_sides text[],
+    p_line_amounts bigint[],
     -- idempotency; all null when the caller claimed the key in its own transaction
     p_idem_scope text,
     p_idem_key text,
@@ -89,20 +106,17 @@ CREATE FUNCTION nexum_post_entry(
 LANGUAGE plpgsql AS $$
 DECLARE
     v_claimed record;
-    v_group record;
     v_account accounts%ROWTYPE;
-    v_decreases boolean;
+    v_lines constant integer := array_length(p_line_accounts, 1);
     v_delta bigint;
-    v_posted bigint;
-    v_held bigint;
+    v_decreases boolean;
     v_minimum bigint;
-    v_daily bigint;
-    v_daily_date date;
-    v_daily_limit bigint;
-    v_ids uuid[] := '{}';
-    v_start_balances bigint[] := '{}';
-    v_start_seqs bigint[] := '{}';
-    v_normal_sides text[] := '{}';
+    v_limit bigint;
+    v_balances bigint[];
+    v_seqs bigint[];
+    v_normal_sides text[];
+    v_posted_ats timestamptz[];
+    v_k integer;
 BEGIN
     entry_id := p_entry_id;
     replayed := false;
@@ -127,113 +141,92 @@ BEGIN
         END IF;
     END IF;
 
-    -- Lock every account in id order (the order every writer uses, so no deadlock), then
-    -- take the posting time: after the locks, so each account's history is in time order.
-    PERFORM 1 FROM accounts WHERE id = ANY (p_leg_accounts) ORDER BY id FOR UPDATE;
-    SELECT greatest(clock_timestamp(), max(a.last_posted_at)) INTO posted_at
-      FROM accounts a WHERE a.id = ANY (p_leg_accounts);
-
-    FOR v_group IN
-        SELECT l.account_id,
-               count(*) AS legs,
-               sum(CASE WHEN l.side = 'D' THEN l.amount ELSE 0 END) AS debits,
-               sum(CASE WHEN l.side = 'C' THEN l.amount ELSE 0 END) AS credits,
-               bool_or(l.side = 'D') AS has_debit,
-               bool_or(l.side = 'C') AS has_credit,
-               min(l.currency) AS min_currency,
-               max(l.currency) AS max_currency,
-               min(l.required_kind) AS min_kind,
-               max(l.required_kind) AS max_kind,
-               bool_or(l.enforce_funds) AS enforce_funds,
-               coalesce(sum(l.amount) FILTER (WHERE l.count_daily), 0) AS daily_amount,
-               sum(l.release_held) AS release_held,
-               max(l.default_min_balance) AS default_min_balance,
-               max(l.default_daily_limit) AS default_daily_limit
-          FROM unnest(p_leg_accounts, p_leg_sides, p_leg_amounts, p_leg_currencies,
-                      p_leg_enforce_funds, p_leg_count_daily, p_leg_required_kinds,
-                      p_leg_release_held, p_leg_default_min_balances,
-                      p_leg_default_daily_limits)
-               AS l(account_id, side, amount, currency, enforce_funds, count_daily,
-                    required_kind, release_held, default_min_balance, default_daily_limit)
-         GROUP BY l.account_id
-         ORDER BY l.account_id
-    LOOP
-        SELECT * INTO v_account FROM accounts WHERE id = v_group.account_id;
+    -- One UPDATE per account, in account id order: it locks the row (the order every writer
+    -- uses, so postings never deadlock), applies the entry's net effect and returns the new
+    -- row for the rules below to check. A refusal raises, and the whole transaction, this
+    -- update included, rolls back.
+    FOR v_k IN 1 .. array_length(p_accounts, 1) LOOP
+        UPDATE accounts a
+           SET posted_minor = a.posted_minor
+                   + CASE WHEN a.account_type IN ('asset', 'expense')
+                          THEN p_debits[v_k] - p_credits[v_k]
+                          ELSE p_credits[v_k] - p_debits[v_k] END,
+               held_minor = a.held_minor - p_release_held[v_k],
+               line_seq = a.line_seq + p_line_counts[v_k],
+               daily_debit_minor = CASE
+                   WHEN p_daily_amounts[v_k] = 0 THEN a.daily_debit_minor
+                   WHEN a.daily_debit_date = p_business_date
+                       THEN a.daily_debit_minor + p_daily_amounts[v_k]
+                   ELSE p_daily_amounts[v_k] END,
+               daily_debit_date = CASE WHEN p_daily_amounts[v_k] = 0 THEN a.daily_debit_date
+                                       ELSE p_business_date END,
+               last_posted_at = greatest(clock_timestamp(), a.last_posted_at),
+               updated_at = greatest(clock_timestamp(), a.last_posted_at)
+         WHERE a.id = p_accounts[v_k]
+        RETURNING a.* INTO v_account;
         IF NOT FOUND THEN
             PERFORM nexum_refuse('account_not_found', jsonb_build_object(
-                'message', 'no such account', 'account_id', v_group.account_id));
+                'message', 'no such account', 'account_id', p_accounts[v_k]));
         END IF;
-        IF v_group.min_currency <> v_account.currency
-           OR v_group.max_currency <> v_account.currency THEN
+        IF p_currencies[v_k] <> v_account.currency THEN
             PERFORM nexum_refuse('currency_mismatch', jsonb_build_object(
                 'message', format('account holds %s, not %s', v_account.currency,
-                    CASE WHEN v_group.min_currency <> v_account.currency
-                         THEN v_group.min_currency ELSE v_group.max_currency END),
+                                  p_currencies[v_k]),
                 'account_id', v_account.id));
         END IF;
-        IF v_group.min_kind <> v_account.kind OR v_group.max_kind <> v_account.kind THEN
+        IF p_required_kinds[v_k] <> v_account.kind THEN
             PERFORM nexum_refuse('wrong_account_kind', jsonb_build_object(
-                'message', format('account is not a %s account', v_group.min_kind),
+                'message', format('account is not a %s account', p_required_kinds[v_k]),
                 'account_id', v_account.id));
         END IF;
 
         IF v_account.account_type IN ('asset', 'expense') THEN
-            v_delta := v_group.debits - v_group.credits;
-            v_decreases := v_group.has_credit;
+            v_delta := p_debits[v_k] - p_credits[v_k];
+            v_decreases := p_credits[v_k] > 0;
+            v_normal_sides[v_k] := 'D';
         ELSE
-            v_delta := v_group.credits - v_group.debits;
-            v_decreases := v_group.has_debit;
+            v_delta := p_credits[v_k] - p_debits[v_k];
+            v_decreases := p_debits[v_k] > 0;
+            v_normal_sides[v_k] := 'C';
         END IF;
-
         IF v_account.status <> 'active'
            AND NOT (v_account.status = 'dormant' AND NOT v_decreases) THEN
             PERFORM nexum_refuse('account_not_operational', jsonb_build_object(
                 'message', format('account is %s', v_account.status),
                 'account_id', v_account.id, 'status', v_account.status));
         END IF;
-
-        v_held := v_account.held_minor - v_group.release_held;
-        IF v_held < 0 THEN
-            RAISE EXCEPTION 'a posting releases more than is held on account %', v_account.id;
-        END IF;
-        v_posted := v_account.posted_minor + v_delta;
-        IF v_delta < 0 AND v_account.kind <> 'gl' AND v_group.enforce_funds THEN
-            v_minimum := coalesce(v_account.min_balance_minor, v_group.default_min_balance);
-            IF v_posted - v_held + v_account.overdraft_limit_minor < v_minimum THEN
+        IF v_delta < 0 AND v_account.kind <> 'gl' AND p_enforce_funds[v_k] THEN
+            v_minimum := coalesce(v_account.min_balance_minor, p_default_min_balances[v_k]);
+            IF v_account.posted_minor - v_account.held_minor + v_account.overdraft_limit_minor
+               < v_minimum THEN
                 PERFORM nexum_refuse('insufficient_funds', jsonb_build_object(
                     'message', 'insufficient available funds', 'account_id', v_account.id));
             END IF;
         END IF;
-
-        v_daily := v_account.daily_debit_minor;
-        v_daily_date := v_account.daily_debit_date;
-        IF v_group.daily_amount > 0 THEN
-            v_daily_limit := coalesce(v_account.daily_limit_minor, v_group.default_daily_limit);
-            v_daily := CASE WHEN v_daily_date = p_business_date THEN v_daily ELSE 0 END
-                       + v_group.daily_amount;
-            v_daily_date := p_business_date;
-            IF v_daily > v_daily_limit THEN
+        IF p_daily_amounts[v_k] > 0 THEN
+            v_limit := coalesce(v_account.daily_limit_minor, p_default_daily_limits[v_k]);
+            IF v_account.daily_debit_minor > v_limit THEN
                 PERFORM nexum_refuse('daily_limit_exceeded', jsonb_build_object(
                     'message', 'the daily transaction limit would be exceeded',
-                    'account_id', v_account.id, 'limit_minor', v_daily_limit));
+                    'account_id', v_account.id, 'limit_minor', v_limit));
             END IF;
         END IF;
 
-        UPDATE accounts
-           SET posted_minor = v_posted,
-               held_minor = v_held,
-               line_seq = line_seq + v_group.legs,
-               daily_debit_minor = v_daily,
-               daily_debit_date = v_daily_date,
-               last_posted_at = posted_at,
-               updated_at = posted_at
-         WHERE id = v_account.id;
+        v_balances[v_k] := v_account.posted_minor - v_delta;
+        v_seqs[v_k] := v_account.line_seq - p_line_counts[v_k];
+        v_posted_ats[v_k] := v_account.last_posted_at;
+        posted_at := greatest(posted_at, v_account.last_posted_at);
+    END LOOP;
 
-        v_ids := v_ids || v_account.id;
-        v_start_balances := v_start_balances || v_account.posted_minor;
-        v_start_seqs := v_start_seqs || v_account.line_seq;
-        v_normal_sides := v_normal_sides
-            || CASE WHEN v_account.account_type IN ('asset', 'expense') THEN 'D' ELSE 'C' END;
+    -- Each line's balance after it and its place in its account's history, in line order.
+    FOR v_line IN 1 .. v_lines LOOP
+        v_k := p_line_accounts[v_line];
+        v_balances[v_k] := v_balances[v_k] + CASE WHEN p_line_sides[v_line] = v_normal_sides[v_k]
+                                                  THEN p_line_amounts[v_line]
+                                                  ELSE -p_line_amounts[v_line] END;
+        v_seqs[v_k] := v_seqs[v_k] + 1;
+        balances_after[v_line] := v_balances[v_k];
+        account_seqs[v_line] := v_seqs[v_k];
     END LOOP;
 
     INSERT INTO journal_entries
@@ -243,33 +236,15 @@ BEGIN
         (p_entry_id, p_entry_type, p_business_date, p_value_date, posted_at, p_actor, p_channel,
          p_reference, p_metadata, p_request_id, p_reversal_of);
 
-    WITH legs AS (
-        SELECT l.*
-          FROM unnest(p_leg_accounts, p_leg_sides, p_leg_amounts, p_leg_currencies)
-               WITH ORDINALITY AS l(account_id, side, amount, currency, line_no)
-    ), starts AS (
-        SELECT s.*
-          FROM unnest(v_ids, v_start_balances, v_start_seqs, v_normal_sides)
-               AS s(account_id, start_balance, start_seq, normal_side)
-    ), written AS (
-        INSERT INTO journal_lines
-            (entry_id, line_no, account_id, account_seq, side, amount_minor, currency,
-             balance_after_minor, posted_at)
-        SELECT p_entry_id, l.line_no, l.account_id,
-               s.start_seq + row_number() OVER per_account,
-               l.side, l.amount, l.currency,
-               s.start_balance + sum(CASE WHEN l.side = s.normal_side THEN l.amount
-                                          ELSE -l.amount END) OVER per_account,
-               posted_at
-          FROM legs l JOIN starts s USING (account_id)
-        WINDOW per_account AS (PARTITION BY l.account_id ORDER BY l.line_no
-                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-        RETURNING line_no, account_seq, balance_after_minor
-    )
-    SELECT array_agg(w.account_seq ORDER BY w.line_no),
-           array_agg(w.balance_after_minor ORDER BY w.line_no)
-      INTO account_seqs, balances_after
-      FROM written w;
+    -- A line's time is its own account's posting time, which never goes backwards for that
+    -- account, so "the balance at a moment" is the last line at or before it.
+    INSERT INTO journal_lines
+        (entry_id, line_no, account_id, account_seq, side, amount_minor, currency,
+         balance_after_minor, posted_at)
+    SELECT p_entry_id, n, p_accounts[p_line_accounts[n]], account_seqs[n], p_line_sides[n],
+           p_line_amounts[n], p_currencies[p_line_accounts[n]], balances_after[n],
+           v_posted_ats[p_line_accounts[n]]
+      FROM generate_series(1, v_lines) AS n;
 
     IF p_audit_payload IS NOT NULL THEN
         PERFORM nexum_audit_append(p_audit_occurred_at, p_actor, p_audit_action,
@@ -279,13 +254,12 @@ BEGIN
 END
 $$;
 
--- The database's own guard: at commit, every journal entry balances in every currency and
--- has at least two lines, however its rows arrived. The trigger's argument names the column
--- that holds the entry id in the row that fired it.
+-- The database's own guard: at commit, the entry of every journal line written in the
+-- transaction balances in every currency and has at least two lines, however the rows
+-- arrived. (An entry with no lines at all moves nothing; `nexum verify` reports it.)
 CREATE FUNCTION nexum_check_entry_balanced() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_entry uuid := (to_jsonb(NEW) ->> TG_ARGV[0])::uuid;
     v_lines bigint;
     v_unbalanced boolean;
 BEGIN
@@ -293,11 +267,11 @@ BEGIN
       INTO v_lines, v_unbalanced
       FROM (SELECT count(*) AS n,
                    sum(CASE WHEN side = 'D' THEN amount_minor ELSE -amount_minor END) AS net
-              FROM journal_lines WHERE entry_id = v_entry GROUP BY currency) per_currency;
+              FROM journal_lines WHERE entry_id = NEW.entry_id GROUP BY currency) per_currency;
     IF v_lines < 2 OR v_unbalanced THEN
         PERFORM nexum_refuse('unbalanced_entry', jsonb_build_object(
             'message', 'a journal entry must have two or more lines balanced per currency',
-            'entry_id', v_entry));
+            'entry_id', NEW.entry_id));
     END IF;
     RETURN NULL;
 END
@@ -306,12 +280,7 @@ $$;
 CREATE CONSTRAINT TRIGGER trg_journal_lines_balanced
     AFTER INSERT ON journal_lines
     DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION nexum_check_entry_balanced('entry_id');
-
-CREATE CONSTRAINT TRIGGER trg_journal_entries_balanced
-    AFTER INSERT ON journal_entries
-    DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION nexum_check_entry_balanced('id');
+    FOR EACH ROW EXECUTE FUNCTION nexum_check_entry_balanced();
 
 -- Posted history never changes: corrections are reversal entries.
 CREATE FUNCTION nexum_refuse_change() RETURNS trigger

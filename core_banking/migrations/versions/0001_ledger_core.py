@@ -62,15 +62,10 @@ def _create_tables() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("head_hash", sa.LargeBinary(length=32), nullable=False),
         sa.PrimaryKeyConstraint("shard", name=op.f("pk_audit_chain_heads")),
+        postgresql_with={"fillfactor": 50},
     )
     op.create_table(
         "audit_events",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            sa.Identity(always=False),
-            nullable=False,
-        ),
         sa.Column("shard", sa.SmallInteger(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
@@ -81,8 +76,7 @@ def _create_tables() -> None:
         sa.Column("request_id", sa.String(length=200), nullable=True),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
-        sa.UniqueConstraint("shard", "seq", name=op.f("uq_audit_events_shard_seq")),
+        sa.PrimaryKeyConstraint("shard", "seq", name=op.f("pk_audit_events")),
     )
     op.create_index(
         "ix_audit_events_entity_type_entity_id",
@@ -90,7 +84,13 @@ def _create_tables() -> None:
         ["entity_type", "entity_id"],
         unique=False,
     )
-    op.create_index("ix_audit_events_occurred_at", "audit_events", ["occurred_at"], unique=False)
+    op.create_index(
+        "ix_audit_events_occurred_at",
+        "audit_events",
+        ["occurred_at"],
+        unique=False,
+        postgresql_using="brin",
+    )
     op.create_table(
         "customers",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -139,9 +139,22 @@ def _create_tables() -> None:
             name=op.f("fk_journal_entries_reversal_of_journal_entries"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journal_entries")),
-        sa.UniqueConstraint("reversal_of", name=op.f("uq_journal_entries_reversal_of")),
     )
-    op.create_index("ix_journal_entries_posted_at", "journal_entries", ["posted_at"], unique=False)
+    op.create_index(
+        "ix_journal_entries_posted_at",
+        "journal_entries",
+        ["posted_at"],
+        unique=False,
+        postgresql_using="brin",
+    )
+    op.create_index(
+        "uq_journal_entries_reversal_of",
+        "journal_entries",
+        ["reversal_of"],
+        unique=True,
+        postgresql_where=sa.text("reversal_of IS NOT NULL"),
+        sqlite_where=sa.text("reversal_of IS NOT NULL"),
+    )
     op.create_table(
         "accounts",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -211,6 +224,7 @@ def _create_tables() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
         sa.UniqueConstraint("code", "currency", name=op.f("uq_accounts_code_currency")),
         sa.UniqueConstraint("number", name=op.f("uq_accounts_number")),
+        postgresql_with={"fillfactor": 70},
     )
     op.create_index("ix_accounts_customer_id", "accounts", ["customer_id"], unique=False)
     op.create_table(
@@ -286,7 +300,6 @@ def downgrade() -> None:
         for table in _APPEND_ONLY_TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_append_only ON {table}")
         op.execute("DROP TRIGGER IF EXISTS trg_journal_lines_balanced ON journal_lines")
-        op.execute("DROP TRIGGER IF EXISTS trg_journal_entries_balanced ON journal_entries")
         for function in (
             "nexum_post_entry",
             "nexum_audit_append",
@@ -303,11 +316,19 @@ def downgrade() -> None:
     op.drop_table("holds")
     op.drop_index("ix_accounts_customer_id", table_name="accounts")
     op.drop_table("accounts")
-    op.drop_index("ix_journal_entries_posted_at", table_name="journal_entries")
+    op.drop_index(
+        "uq_journal_entries_reversal_of",
+        table_name="journal_entries",
+        postgresql_where=sa.text("reversal_of IS NOT NULL"),
+        sqlite_where=sa.text("reversal_of IS NOT NULL"),
+    )
+    op.drop_index(
+        "ix_journal_entries_posted_at", table_name="journal_entries", postgresql_using="brin"
+    )
     op.drop_table("journal_entries")
     op.drop_table("idempotency_keys")
     op.drop_table("customers")
-    op.drop_index("ix_audit_events_occurred_at", table_name="audit_events")
+    op.drop_index("ix_audit_events_occurred_at", table_name="audit_events", postgresql_using="brin")
     op.drop_index("ix_audit_events_entity_type_entity_id", table_name="audit_events")
     op.drop_table("audit_events")
     op.drop_table("audit_chain_heads")

@@ -1,0 +1,1 @@
+"""Shared test support: databases, a controllable clock, and short ways to set up a bank."""

@@ -1,0 +1,75 @@
+"""Test databases that tests create and drop themselves.
+
+PostgreSQL tests use the server named by NEXUM_TEST_POSTGRES_URL (default: the local
+server, user postgres). When it cannot be reached, PostgreSQL tests are skipped with the
+reason, unless NEXUM_TEST_REQUIRE_POSTGRES=1 (CI sets it), which turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from core_banking.migrations import MigrationManager
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def admin_postgres_url() -> str:
+    return os.environ.get("NEXUM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def postgres_required() -> bool:
+    return os.environ.get("NEXUM_TEST_REQUIRE_POSTGRES", "") == "1"
+
+
+def _driver_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def postgres_available() -> str | None:
+    """None when the server answers, otherwise why not."""
+    try:
+        conn = await asyncpg.connect(_driver_dsn(admin_postgres_url()), timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return f"PostgreSQL at {admin_postgres_url()} is not reachable: {exc}"
+    await conn.close()
+    return None
+
+
+async def create_postgres_database(prefix: str = "nexum_test") -> str:
+    """A new empty database; returns its URL."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(_driver_dsn(admin_postgres_url()))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return make_url(admin_postgres_url()).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_postgres_database(url: str) -> None:
+    name = make_url(url).database
+    conn = await asyncpg.connect(_driver_dsn(admin_postgres_url()))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def sqlite_url(directory: Path, name: str = "nexum.db") -> str:
+    return f"sqlite:///{directory / name}"
+
+
+def migrate(url: str) -> list[str]:
+    return MigrationManager(url).migrate_up()
+
+
+def run(coroutine):  # type: ignore[no-untyped-def]
+    """Run a coroutine to completion from synchronous test code."""
+    return asyncio.run(coroutine)
