@@ -143,7 +143,7 @@ def is_valid_account_number(number: str) -> bool:
         len(number) == ACCOUNT_NUMBER_LENGTH
         and number.isascii()
         and number.isdigit()
-        and int(number) % 97 == 1
+        and number[-2:] == _mod97_check_digits(number[:-2])
     )
 
 

@@ -10,7 +10,7 @@ from callers is checked at the edge (`core_banking.domain.metadata`).
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -23,7 +23,7 @@ def _exact_string(value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise TypeError("timestamps must carry a time zone")
-        return value.isoformat()
+        return value.astimezone(UTC).isoformat()  # one moment, one text
     if isinstance(value, UUID | date | Decimal):
         return str(value)
     if isinstance(value, bytes):

@@ -49,6 +49,50 @@ def clean_name(value: str, field: str) -> str:
     return cleaned
 
 
+MAX_EMAIL_LENGTH = 320
+MAX_LOCAL_PART_LENGTH = 64
+MAX_PHONE_LENGTH = 32
+_PHONE_SEPARATORS = str.maketrans("", "", " -.()")
+
+
+def clean_email(value: str | None) -> str | None:
+    """An address of the form local@domain, at most 320 characters, without spaces or
+    control characters; the domain is lower-cased (the local part is the mailbox owner's
+    and is kept as written). Deliverability is not this function's business."""
+    if value is None:
+        return None
+    cleaned = value.strip() if isinstance(value, str) else ""
+    local, at, domain = cleaned.rpartition("@")
+    if (
+        not at
+        or not local
+        or not domain
+        or len(cleaned) > MAX_EMAIL_LENGTH
+        or len(local) > MAX_LOCAL_PART_LENGTH
+        or any(character.isspace() or not character.isprintable() for character in cleaned)
+    ):
+        raise InvalidInput("email is an address like name@example.com", field="email")
+    return f"{local}@{domain.lower()}"
+
+
+def clean_phone(value: str | None) -> str | None:
+    """A phone number of 6 to 15 digits, optionally after a leading '+', once spaces,
+    dashes, dots and brackets are taken out (the E.164 length limit)."""
+    if value is None:
+        return None
+    raw = value.strip() if isinstance(value, str) else ""
+    compact = raw.translate(_PHONE_SEPARATORS)
+    digits = compact.removeprefix("+")
+    if (
+        len(raw) > MAX_PHONE_LENGTH
+        or not digits.isascii()
+        or not digits.isdigit()
+        or not 6 <= len(digits) <= 15
+    ):
+        raise InvalidInput("phone is 6 to 15 digits, optionally after a '+'", field="phone")
+    return compact
+
+
 def check_customer_transition(current: CustomerStatus, target: CustomerStatus) -> None:
     if target not in _ALLOWED_TRANSITIONS[current]:
         raise InvalidTransition(

@@ -109,11 +109,7 @@ class PostingRequest:
     def __post_init__(self) -> None:
         validate_legs(self.legs)
         object.__setattr__(self, "metadata", validate_metadata(self.metadata))
-        if self.reference is not None and len(self.reference) > MAX_REFERENCE_LENGTH:
-            raise InvalidInput(
-                f"a reference is at most {MAX_REFERENCE_LENGTH} characters",
-                field="reference",
-            )
+        check_reference(self.reference)
         missing = {
             leg.currency
             for leg in self.legs
@@ -122,6 +118,19 @@ class PostingRequest:
         }
         if missing:
             raise InvariantViolation("no account limits for currency", currencies=sorted(missing))
+
+
+def check_reference(reference: str | None) -> None:
+    """A reference is free text for people (not unique): at most 140 printable characters."""
+    if reference is not None and (
+        not isinstance(reference, str)
+        or len(reference) > MAX_REFERENCE_LENGTH
+        or not reference.isprintable()
+    ):
+        raise InvalidInput(
+            f"a reference is at most {MAX_REFERENCE_LENGTH} printable characters",
+            field="reference",
+        )
 
 
 def validate_legs(legs: Sequence[Leg]) -> None:
@@ -144,7 +153,9 @@ def validate_legs(legs: Sequence[Leg]) -> None:
         currency(leg.currency)
         if type(leg.amount_minor) is not int or not 0 < leg.amount_minor < MAX_AMOUNT_MINOR:
             raise InvalidAmount("a leg amount is a positive whole number of minor units")
-        if not 0 <= leg.release_held_minor < MAX_AMOUNT_MINOR:
+        if type(leg.release_held_minor) is not int or not (
+            0 <= leg.release_held_minor < MAX_AMOUNT_MINOR
+        ):
             raise InvalidAmount("a hold release is a non-negative number of minor units")
         net_by_currency[leg.currency] += (
             leg.amount_minor if leg.side is Side.DEBIT else -leg.amount_minor

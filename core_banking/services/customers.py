@@ -9,7 +9,9 @@ from core_banking.domain.customers import (
     Customer,
     CustomerStatus,
     check_customer_transition,
+    clean_email,
     clean_name,
+    clean_phone,
 )
 from core_banking.domain.errors import InvariantViolation, NotFound
 from core_banking.domain.ids import uuid7
@@ -26,6 +28,8 @@ class CustomerService:
     async def create(self, command: CreateCustomer, context: RequestContext) -> Customer:
         given_name = clean_name(command.given_name, "given_name")
         family_name = clean_name(command.family_name, "family_name")
+        email = clean_email(command.email)
+        phone = clean_phone(command.phone)
         customer_id = uuid7()
         claim = (
             claim_for("customer_create", command, context, customer_id)
@@ -43,8 +47,8 @@ class CustomerService:
                 id=customer_id,
                 given_name=given_name,
                 family_name=family_name,
-                email=command.email,
-                phone=command.phone,
+                email=email,
+                phone=phone,
                 status=CustomerStatus.ACTIVE,
                 created_at=now,
                 updated_at=now,

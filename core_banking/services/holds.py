@@ -16,7 +16,7 @@ from core_banking.domain.commands import CaptureHold, PlaceHold, ReleaseHold, Re
 from core_banking.domain.errors import InvalidInput, InvariantViolation, NotFound, WrongAccountKind
 from core_banking.domain.holds import Hold, HoldStatus, place_hold
 from core_banking.domain.ids import uuid7
-from core_banking.domain.ledger import Channel, EntryType, PostingResult
+from core_banking.domain.ledger import Channel, EntryType, PostingResult, check_reference
 from core_banking.domain.money import Money
 from core_banking.domain.policy import BusinessPolicy
 from core_banking.ports import Clock, LedgerStore, UnitOfWork
@@ -37,14 +37,10 @@ class HoldService:
     async def place(self, command: PlaceHold, context: RequestContext) -> Hold:
         """Set money aside on an active deposit account that has it available."""
         self._policy.check_transaction_amount(command.amount)
+        check_reference(command.reference)
+        if command.expires_at is not None and command.expires_at.tzinfo is None:
+            raise InvalidInput("a hold's expiry time carries a time zone", field="expires_at")
         now = self._clock.now()
-        if command.expires_at is not None and not (
-            now < command.expires_at <= now + MAX_HOLD_DURATION
-        ):
-            raise InvalidInput(
-                f"a hold expires in the future and within {MAX_HOLD_DURATION.days} days",
-                field="expires_at",
-            )
         hold_id = uuid7()
         claim = claim_for("hold_place", command, context, hold_id)
         code = command.amount.currency.code
@@ -53,6 +49,13 @@ class HoldService:
             existing = await uow.idempotency.claim(claim, now)
             if existing is not None:
                 return await _existing_hold(uow, existing)
+            if command.expires_at is not None and not (
+                now < command.expires_at <= now + MAX_HOLD_DURATION
+            ):
+                raise InvalidInput(
+                    f"a hold expires in the future and within {MAX_HOLD_DURATION.days} days",
+                    field="expires_at",
+                )
             account = await uow.accounts.lock(command.account_id)
             if account.kind is not AccountKind.DEPOSIT:
                 raise WrongAccountKind("holds are placed on deposit accounts")

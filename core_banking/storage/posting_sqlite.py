@@ -59,6 +59,10 @@ class SqlitePostingWriter:
             if existing is not None:
                 return await replayed_result(self._journal, existing)
 
+        if request.reversal_of is not None and await self._journal.reversed_by(request.reversal_of):
+            raise AlreadyReversed(
+                "this entry has already been reversed", entry_id=str(request.reversal_of)
+            )
         legs_by_account: dict[UUID, list[Leg]] = defaultdict(list)
         for leg in request.legs:
             legs_by_account[leg.account_id].append(leg)

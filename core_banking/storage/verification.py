@@ -38,7 +38,7 @@ _CHECKS: dict[str, tuple[TextClause, Callable[..., str]]] = {
             " HAVING SUM(CASE WHEN account_type IN ('asset', 'expense')"
             " THEN posted_minor ELSE -posted_minor END) <> 0 ORDER BY currency LIMIT 1"
         ),
-        lambda r: f"account balances in {r.currency} do not sum to zero (net {r.net})",
+        lambda r: f"account balances in {r.currency} do not sum to zero (net {int(r.net)})",
     ),
     "journal_totals": (
         text(
@@ -47,7 +47,7 @@ _CHECKS: dict[str, tuple[TextClause, Callable[..., str]]] = {
             " HAVING SUM(CASE WHEN side = 'D' THEN amount_minor ELSE -amount_minor END) <> 0"
             " ORDER BY currency LIMIT 1"
         ),
-        lambda r: f"journal debits and credits in {r.currency} differ by {r.net}",
+        lambda r: f"journal debits and credits in {r.currency} differ by {int(r.net)}",
     ),
     "entries_balanced": (
         text(
@@ -71,7 +71,9 @@ _CHECKS: dict[str, tuple[TextClause, Callable[..., str]]] = {
             f" HAVING a.posted_minor <> COALESCE(SUM({_SIGNED}), 0)"
             " ORDER BY a.id LIMIT 1"
         ),
-        lambda r: f"account {r.account_id} stores {r.stored} but its lines sum to {r.computed}",
+        lambda r: (
+            f"account {r.account_id} stores {r.stored} but its lines sum to {int(r.computed)}"
+        ),
     ),
     "balance_chains": (
         text(
@@ -102,7 +104,7 @@ _CHECKS: dict[str, tuple[TextClause, Callable[..., str]]] = {
             " ORDER BY a.id LIMIT 1"
         ),
         lambda r: (
-            f"account {r.account_id} holds {r.stored} but its active holds sum to {r.computed}"
+            f"account {r.account_id} holds {r.stored} but its active holds sum to {int(r.computed)}"
         ),
     ),
 }

@@ -141,6 +141,17 @@ BEGIN
         END IF;
     END IF;
 
+    -- A reversal locks the entry it reverses, so two reversals of one entry queue here and
+    -- the second is told the entry is already reversed (whatever its accounts hold now).
+    IF p_reversal_of IS NOT NULL THEN
+        PERFORM 1 FROM journal_entries WHERE id = p_reversal_of FOR UPDATE;
+        IF EXISTS (SELECT 1 FROM journal_entries WHERE reversal_of = p_reversal_of) THEN
+            PERFORM nexum_refuse('already_reversed', jsonb_build_object(
+                'message', 'this entry has already been reversed',
+                'entry_id', p_reversal_of));
+        END IF;
+    END IF;
+
     -- One UPDATE per account, in account id order: it locks the row (the order every writer
     -- uses, so postings never deadlock), applies the entry's net effect and returns the new
     -- row for the rules below to check. A refusal raises, and the whole transaction, this

@@ -303,6 +303,7 @@ def downgrade() -> None:
         for function in (
             "nexum_post_entry",
             "nexum_audit_append",
+            "nexum_audit_shards",
             "nexum_check_entry_balanced",
             "nexum_refuse_change",
             "nexum_refuse",
