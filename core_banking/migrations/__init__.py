@@ -34,6 +34,7 @@ from sqlalchemy.pool import NullPool
 
 from core_banking.domain.money import all_currencies
 from core_banking.storage.accounts import AccountRepository
+from core_banking.storage.errors import driver_error
 from core_banking.storage.sqlite import configure_sqlite_engine
 from core_banking.storage.urls import async_url
 
@@ -41,6 +42,8 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT_SECONDS = 300
 _ADVISORY_LOCK_KEY = 0x6E6578756D  # "nexum"
+_BACKSTOP_SECONDS = 5
+_TIMEOUT_SQLSTATES = frozenset({"55P03", "57014"})  # lock_not_available, query_canceled
 _SCRIPT_LOCATION = Path(__file__).parent
 
 
@@ -196,18 +199,27 @@ class MigrationManager:
             await engine.dispose()
 
     def _run_sync(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run in a fresh event loop on a worker thread, bounded by the timeout."""
+        """Run in a fresh event loop on a worker thread. The database ends waits and
+        statements at the timeout; the thread's own bound is a little longer, a backstop."""
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexum-migrate")
         future = pool.submit(asyncio.run, coroutine)
         try:
-            return future.result(timeout=self.timeout_seconds)
+            return future.result(timeout=self.timeout_seconds + _BACKSTOP_SECONDS)
         except TimeoutError as exc:
-            raise MigrationTimeout(
-                f"migrations did not finish within {self.timeout_seconds} s "
-                "(NEXUM_MIGRATION_TIMEOUT_SECONDS)"
-            ) from exc
+            raise self._timed_out() from exc
+        except Exception as exc:
+            error = driver_error(exc)
+            if error is not None and error.sqlstate in _TIMEOUT_SQLSTATES:
+                raise self._timed_out() from exc
+            raise
         finally:
             pool.shutdown(wait=False)
+
+    def _timed_out(self) -> MigrationTimeout:
+        return MigrationTimeout(
+            f"migrations did not finish within {self.timeout_seconds} s "
+            "(NEXUM_MIGRATION_TIMEOUT_SECONDS): another migration may hold the lock"
+        )
 
 
 __all__ = ["MigrationManager", "MigrationStatus", "MigrationTimeout"]
