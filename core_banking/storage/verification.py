@@ -25,7 +25,8 @@ from core_banking.domain.audit import StoredAuditRecord, first_break
 from core_banking.storage.base import Storage
 
 _SIGNED = (
-    "CASE WHEN l.side = CASE WHEN a.account_type IN ('asset', 'expense') THEN 'D' ELSE 'C' END"
+    "CASE WHEN CAST(l.side AS VARCHAR(1))"
+    " = CASE WHEN a.account_type IN ('asset', 'expense') THEN 'D' ELSE 'C' END"
     " THEN l.amount_minor ELSE -l.amount_minor END"
 )
 

@@ -359,9 +359,15 @@ def test_every_refusal_code_the_database_raises_has_its_error(
 def test_every_code_in_the_ledger_functions_is_understood() -> None:
     codes = set(re.findall(r"nexum_refuse\('([a-z_]+)'", LEDGER_FUNCTIONS.read_text()))
     assert "insufficient_funds" in codes
-    for code in codes - {"append_only"}:
+    # Only reachable by writing to the tables directly: never the caller's fault.
+    guards = {"append_only", "invalid_account_identity"}
+    assert guards <= codes
+    for code in codes - guards:
         refused = rule_violation(FakePgError("P0001", f"nexum:{code}", detail="{}"))
         assert isinstance(refused, domain.DomainError), code
+    for code in guards:
+        with pytest.raises(domain.InvariantViolation):
+            rule_violation(FakePgError("P0001", f"nexum:{code}", detail="{}"))
 
 
 def test_a_refusal_without_detail_gets_a_message_from_its_code() -> None:

@@ -185,7 +185,7 @@ BEGIN
                                   p_currencies[v_k]),
                 'account_id', v_account.id));
         END IF;
-        IF p_required_kinds[v_k] <> v_account.kind THEN
+        IF p_required_kinds[v_k] <> v_account.kind::text THEN
             PERFORM nexum_refuse('wrong_account_kind', jsonb_build_object(
                 'message', format('account is not a %s account', p_required_kinds[v_k]),
                 'account_id', v_account.id));
@@ -252,8 +252,8 @@ BEGIN
     INSERT INTO journal_lines
         (entry_id, line_no, account_id, account_seq, side, amount_minor, currency,
          balance_after_minor, posted_at)
-    SELECT p_entry_id, n, p_accounts[p_line_accounts[n]], account_seqs[n], p_line_sides[n],
-           p_line_amounts[n], p_currencies[p_line_accounts[n]], balances_after[n],
+    SELECT p_entry_id, n, p_accounts[p_line_accounts[n]], account_seqs[n],
+           p_line_sides[n]::entry_side, p_line_amounts[n], p_currencies[p_line_accounts[n]], balances_after[n],
            v_posted_ats[p_line_accounts[n]]
       FROM generate_series(1, v_lines) AS n;
 
@@ -292,6 +292,28 @@ CREATE CONSTRAINT TRIGGER trg_journal_lines_balanced
     AFTER INSERT ON journal_lines
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION nexum_check_entry_balanced();
+
+-- An account is either the bank's (a GL code, no customer, no number) or a customer's (a
+-- number and a customer, no code). Checked only when those columns are written, so the
+-- balance updates of every posting do not pay for it.
+CREATE FUNCTION nexum_check_account_identity() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT ((NEW.kind = 'gl' AND NEW.code IS NOT NULL AND NEW.customer_id IS NULL
+             AND NEW.number IS NULL)
+            OR (NEW.kind = 'deposit' AND NEW.number IS NOT NULL AND NEW.customer_id IS NOT NULL
+                AND NEW.code IS NULL)) THEN
+        PERFORM nexum_refuse('invalid_account_identity', jsonb_build_object(
+            'message', 'a GL account has a code only; a deposit account a number and customer',
+            'account_id', NEW.id));
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER trg_accounts_identity
+    BEFORE INSERT OR UPDATE OF kind, code, number, customer_id ON accounts
+    FOR EACH ROW EXECUTE FUNCTION nexum_check_account_identity();
 
 -- Posted history never changes: corrections are reversal entries.
 CREATE FUNCTION nexum_refuse_change() RETURNS trigger

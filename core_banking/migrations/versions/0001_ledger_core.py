@@ -26,6 +26,15 @@ depends_on: str | Sequence[str] | None = None
 
 _FUNCTIONS_SQL = Path(__file__).parent.parent / "sql" / "0001_ledger_functions.sql"
 _APPEND_ONLY_TABLES = ("journal_entries", "journal_lines", "audit_events")
+_ENUM_TYPES = (
+    "customer_status",
+    "account_kind",
+    "account_type",
+    "account_status",
+    "product_type",
+    "entry_side",
+    "hold_status",
+)
 
 
 def upgrade() -> None:
@@ -53,6 +62,11 @@ def upgrade() -> None:
                     f"CREATE TRIGGER trg_{table}_no_{event.lower()} BEFORE {event} ON {table} "
                     "BEGIN SELECT RAISE(ABORT, 'nexum:append_only'); END"
                 )
+
+
+def _sqlite_only(*constraints: sa.Constraint) -> tuple[sa.Constraint, ...]:
+    """Constraints PostgreSQL enforces otherwise (by a trigger; see the SQL script)."""
+    return constraints if op.get_bind().dialect.name == "sqlite" else ()
 
 
 def _create_tables() -> None:
@@ -98,12 +112,15 @@ def _create_tables() -> None:
         sa.Column("family_name", sa.String(length=200), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("phone", sa.String(length=32), nullable=True),
-        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "active", "suspended", "closed", name="customer_status", create_constraint=True
+            ),
+            nullable=False,
+        ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('active', 'suspended', 'closed')", name=op.f("ck_customers_status")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
     )
     op.create_table(
@@ -158,10 +175,37 @@ def _create_tables() -> None:
     op.create_table(
         "accounts",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("account_type", sa.String(length=16), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("gl", "deposit", name="account_kind", create_constraint=True),
+            nullable=False,
+        ),
+        sa.Column(
+            "account_type",
+            sa.Enum(
+                "asset",
+                "liability",
+                "equity",
+                "income",
+                "expense",
+                name="account_type",
+                create_constraint=True,
+            ),
+            nullable=False,
+        ),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "active",
+                "dormant",
+                "frozen",
+                "closed",
+                name="account_status",
+                create_constraint=True,
+            ),
+            nullable=False,
+        ),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column(
             "code",
@@ -173,7 +217,11 @@ def _create_tables() -> None:
             "number", sa.String(length=34), nullable=True, comment="customer-facing account number"
         ),
         sa.Column("customer_id", sa.Uuid(), nullable=True),
-        sa.Column("product", sa.String(length=16), nullable=True),
+        sa.Column(
+            "product",
+            sa.Enum("savings", "checking", name="product_type", create_constraint=True),
+            nullable=True,
+        ),
         sa.Column("posted_minor", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("held_minor", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("overdraft_limit_minor", sa.BigInteger(), server_default="0", nullable=False),
@@ -195,26 +243,19 @@ def _create_tables() -> None:
         sa.Column("last_posted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "(kind = 'gl' AND code IS NOT NULL AND customer_id IS NULL AND number IS NULL)"
-            " OR (kind = 'deposit' AND number IS NOT NULL AND customer_id IS NOT NULL"
-            " AND code IS NULL)",
-            name=op.f("ck_accounts_kind_identity"),
-        ),
-        sa.CheckConstraint(
-            "account_type IN ('asset', 'liability', 'equity', 'income', 'expense')",
-            name=op.f("ck_accounts_account_type"),
-        ),
-        sa.CheckConstraint("kind IN ('gl', 'deposit')", name=op.f("ck_accounts_kind")),
-        sa.CheckConstraint(
-            "status IN ('active', 'dormant', 'frozen', 'closed')", name=op.f("ck_accounts_status")
+        *_sqlite_only(
+            sa.CheckConstraint(
+                "(kind = 'gl' AND code IS NOT NULL AND customer_id IS NULL AND number IS NULL)"
+                " OR (kind = 'deposit' AND number IS NOT NULL AND customer_id IS NOT NULL"
+                " AND code IS NULL)",
+                name=op.f("ck_accounts_kind_identity"),
+            )
         ),
         sa.CheckConstraint(
             "daily_limit_minor IS NULL OR daily_limit_minor > 0",
             name=op.f("ck_accounts_daily_limit"),
         ),
         sa.CheckConstraint("held_minor >= 0", name=op.f("ck_accounts_held_not_negative")),
-        sa.CheckConstraint("line_seq >= 0", name=op.f("ck_accounts_line_seq")),
         sa.CheckConstraint(
             "overdraft_limit_minor >= 0", name=op.f("ck_accounts_overdraft_not_negative")
         ),
@@ -233,16 +274,24 @@ def _create_tables() -> None:
         sa.Column("account_id", sa.Uuid(), nullable=False),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "active",
+                "captured",
+                "released",
+                "expired",
+                name="hold_status",
+                create_constraint=True,
+            ),
+            nullable=False,
+        ),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reference", sa.String(length=140), nullable=True),
         sa.Column("captured_minor", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("capture_entry_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('active', 'captured', 'released', 'expired')", name=op.f("ck_holds_status")
-        ),
         sa.CheckConstraint("amount_minor > 0", name=op.f("ck_holds_amount_positive")),
         sa.CheckConstraint(
             "captured_minor >= 0 AND captured_minor <= amount_minor",
@@ -266,13 +315,13 @@ def _create_tables() -> None:
         sa.Column("line_no", sa.SmallInteger(), nullable=False),
         sa.Column("account_id", sa.Uuid(), nullable=False),
         sa.Column("account_seq", sa.BigInteger(), nullable=False),
-        sa.Column("side", sa.String(length=1), nullable=False),
+        sa.Column(
+            "side", sa.Enum("D", "C", name="entry_side", create_constraint=True), nullable=False
+        ),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("balance_after_minor", sa.BigInteger(), nullable=False),
         sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("side IN ('D', 'C')", name=op.f("ck_journal_lines_side")),
-        sa.CheckConstraint("account_seq > 0", name=op.f("ck_journal_lines_account_seq_positive")),
         sa.CheckConstraint("amount_minor > 0", name=op.f("ck_journal_lines_amount_positive")),
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name=op.f("fk_journal_lines_account_id_accounts")
@@ -306,6 +355,7 @@ def downgrade() -> None:
             "nexum_audit_shards",
             "nexum_check_entry_balanced",
             "nexum_refuse_change",
+            "nexum_check_account_identity",
             "nexum_refuse",
         ):
             op.execute(f"DROP FUNCTION IF EXISTS {function} CASCADE")
@@ -333,3 +383,6 @@ def downgrade() -> None:
     op.drop_index("ix_audit_events_entity_type_entity_id", table_name="audit_events")
     op.drop_table("audit_events")
     op.drop_table("audit_chain_heads")
+    if op.get_bind().dialect.name == "postgresql":
+        for enum_type in _ENUM_TYPES:
+            op.execute(f"DROP TYPE IF EXISTS {enum_type}")
