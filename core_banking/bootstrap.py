@@ -7,12 +7,19 @@ and policy they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from core_banking.config import Settings, get_config
 from core_banking.domain.policy import BusinessPolicy
 from core_banking.migrations import MigrationManager
 from core_banking.ports import Clock, SystemClock
+from core_banking.security import api_keys
+from core_banking.security.encryption import FieldCipher
+from core_banking.security.passwords import Argon2Passwords
+from core_banking.security.tokens import JwtTokens
 from core_banking.services.accounts import AccountService
+from core_banking.services.audit_trail import AuditTrailService
+from core_banking.services.auth import AuthService, AuthSettings
 from core_banking.services.customers import CustomerService
 from core_banking.services.holds import HoldService
 from core_banking.services.ledger import LedgerService
@@ -30,6 +37,8 @@ class Nexum:
     holds: HoldService
     accounts: AccountService
     customers: CustomerService
+    auth: AuthService
+    audit_trail: AuditTrailService
 
     async def aclose(self) -> None:
         await self.storage.dispose()
@@ -43,6 +52,16 @@ def policy_from(config: Settings) -> BusinessPolicy:
     )
 
 
+def cipher_from(config: Settings) -> FieldCipher:
+    """Encrypts new values under the master key when encryption is on; reads values written
+    under the master key or any previous key either way."""
+    master = config.master_key_bytes()
+    previous = config.previous_key_bytes()
+    if config.encryption_enabled:
+        return FieldCipher(master, config.encryption_provider.value, previous)
+    return FieldCipher(None, config.encryption_provider.value, [*previous, *filter(None, [master])])
+
+
 def storage_from(config: Settings) -> Storage:
     return create_storage(
         config.database_url,
@@ -51,6 +70,35 @@ def storage_from(config: Settings) -> Storage:
         pool_timeout=config.database_pool_timeout,
         echo=config.database_echo,
         audit_enabled=config.enable_audit_logging,
+        cipher=cipher_from(config),
+    )
+
+
+class _ApiKeyCodec:
+    """The API key functions, as the object AuthService expects."""
+
+    new_secret = staticmethod(api_keys.new_secret)
+    format_key = staticmethod(api_keys.format_key)
+    parse_key = staticmethod(api_keys.parse_key)
+    secret_digest = staticmethod(api_keys.secret_digest)
+    secret_matches = staticmethod(api_keys.secret_matches)
+
+
+def auth_from(config: Settings, storage: Storage, clock: Clock) -> AuthService:
+    return AuthService(
+        storage,
+        clock,
+        Argon2Passwords(),
+        JwtTokens(
+            config.jwt_secret.get_secret_value(),
+            config.jwt_algorithm.value,
+            timedelta(hours=config.jwt_expiry_hours),
+        ),
+        _ApiKeyCodec(),
+        AuthSettings(
+            password_min_length=config.password_min_length,
+            session_idle_timeout=timedelta(minutes=config.session_timeout_minutes),
+        ),
     )
 
 
@@ -77,4 +125,6 @@ def build(
         holds=HoldService(storage, clock, policy),
         accounts=AccountService(storage, clock),
         customers=CustomerService(storage, clock),
+        auth=auth_from(config, storage, clock),
+        audit_trail=AuditTrailService(storage),
     )

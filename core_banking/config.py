@@ -31,6 +31,7 @@ This module sits at the bottom of the layering: it imports nothing from ``core_b
 import base64
 import binascii
 import functools
+import ipaddress
 import json
 import os
 import re
@@ -89,6 +90,7 @@ _HIDDEN_VALUE_FIELDS: Final = frozenset(
     {
         "jwt_secret",
         "encryption_master_key",
+        "encryption_previous_keys",
         "database_url",
         "database_replica_urls",
         "redis_url",
@@ -327,6 +329,11 @@ class Settings(BaseSettings):
     encryption_provider: Annotated[EncryptionProvider, _normalise_case(upper=False)] = Field(
         EncryptionProvider.FERNET, description="Encryption algorithm: fernet or aesgcm."
     )
+    encryption_previous_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated base64 master keys used before the current one: data "
+        "written under them stays readable until `nexum keys rotate` re-encrypts it.",
+    )
 
     # --- rate limiting (requests per minute) ---
     enable_rate_limiting: bool = Field(True, description="Apply the request rate limits.")
@@ -344,6 +351,11 @@ class Settings(BaseSettings):
     cors_origins: CommaSeparatedList = Field(
         default_factory=lambda: ["*"],
         description="Comma-separated origins allowed by CORS; * allows any.",
+    )
+    trusted_proxies: CommaSeparatedList = Field(
+        default_factory=list,
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For is believed; empty: the connection's address is the client's.",
     )
 
     # --- logging ---
@@ -409,7 +421,13 @@ class Settings(BaseSettings):
 
     # --- field-level validation ---
 
-    @field_validator("log_file", "redis_url", "encryption_master_key", mode="before")
+    @field_validator(
+        "log_file",
+        "redis_url",
+        "encryption_master_key",
+        "encryption_previous_keys",
+        mode="before",
+    )
     @classmethod
     def _empty_means_none(cls, value: object) -> object:
         return _blank_to_none(value)
@@ -438,6 +456,24 @@ class Settings(BaseSettings):
     def _master_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             _decode_master_key(value.get_secret_value())
+        return value
+
+    @field_validator("encryption_previous_keys")
+    @classmethod
+    def _previous_keys_are_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for key in value.get_secret_value().split(","):
+                _decode_master_key(key.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
 
     # --- cross-field rules ---
@@ -476,6 +512,15 @@ class Settings(BaseSettings):
     def is_strict(self) -> bool:
         """True in staging and production, where the strict rules apply."""
         return self.environment in (Environment.STAGING, Environment.PRODUCTION)
+
+    def previous_key_bytes(self) -> list[bytes]:
+        """The earlier master keys, decoded, oldest last as listed."""
+        if self.encryption_previous_keys is None:
+            return []
+        return [
+            _decode_master_key(key.strip())
+            for key in self.encryption_previous_keys.get_secret_value().split(",")
+        ]
 
     def master_key_bytes(self) -> bytes | None:
         """The 32-byte encryption master key, decoded; None when no key is configured."""

@@ -6,19 +6,92 @@ implements them for PostgreSQL and SQLite; tests can implement them with fakes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, TypeVar
 from uuid import UUID
 
 from core_banking.domain.accounts import Account, AccountStatus
-from core_banking.domain.audit import AuditRecord
-from core_banking.domain.customers import Customer, CustomerStatus
+from core_banking.domain.audit import AuditRecord, StoredAuditEvent
+from core_banking.domain.customers import Customer, CustomerStatus, KycStatus
 from core_banking.domain.holds import Hold, HoldStatus
 from core_banking.domain.idempotency import IdempotencyClaim
-from core_banking.domain.ledger import JournalEntry, PostingRequest, PostingResult
+from core_banking.domain.ledger import (
+    AccountLine,
+    Channel,
+    EntryType,
+    JournalEntry,
+    PostingRequest,
+    PostingResult,
+)
+from core_banking.domain.users import ApiKey, Role, Session, User
 
 T = TypeVar("T")
+
+
+class FieldCipher(Protocol):
+    """Encrypts personal data fields and computes blind indexes for finding them."""
+
+    def encrypt(self, plaintext: str) -> str: ...
+
+    def decrypt(self, stored: str) -> str: ...
+
+    def blind_index(self, normalised: str) -> str: ...
+
+    def blind_indexes(self, normalised: str) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerQuery:
+    """Filters for listing customers; every one given must match. Pages run newest first,
+    ``after`` is the last id of the previous page."""
+
+    limit: int
+    after: UUID | None = None
+    status: CustomerStatus | None = None
+    kyc_status: KycStatus | None = None
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """One page of an account's history, newest first: lines before ``before_seq``,
+    optionally within [since, until)."""
+
+    account_id: UUID
+    limit: int
+    before_seq: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryQuery:
+    """One page of journal entries, newest first, after the cursor (the last id seen)."""
+
+    limit: int
+    before: UUID | None = None
+    account_id: UUID | None = None
+    entry_type: EntryType | None = None
+    channel: Channel | None = None
+    reference: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    limit: int
+    before: tuple[datetime, int, int] | None = None  # (occurred_at, shard, seq) of the last seen
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class Clock(Protocol):
@@ -41,6 +114,8 @@ class SystemClock:
 
 class Accounts(Protocol):
     async def get(self, account_id: UUID) -> Account | None: ...
+
+    async def of_customer(self, customer_id: UUID) -> list[Account]: ...
 
     async def lock(self, account_id: UUID) -> Account: ...
 
@@ -69,6 +144,10 @@ class Customers(Protocol):
     async def lock(self, customer_id: UUID) -> Customer: ...
 
     async def insert(self, customer: Customer) -> None: ...
+
+    async def update(self, customer: Customer) -> None: ...
+
+    async def search(self, query: CustomerQuery) -> list[Customer]: ...
 
     async def set_status(
         self, customer_id: UUID, status: CustomerStatus, now: datetime
@@ -99,8 +178,108 @@ class Idempotency(Protocol):
     async def claim(self, claim: IdempotencyClaim, now: datetime) -> UUID | None: ...
 
 
+class Users(Protocol):
+    async def get(self, user_id: UUID) -> User | None: ...
+
+    async def by_username(self, username: str, *, lock: bool = False) -> User | None: ...
+
+    async def lock(self, user_id: UUID) -> User: ...
+
+    async def list(self, limit: int, after: UUID | None) -> list[User]: ...
+
+    async def any_exist(self) -> bool: ...
+
+    async def insert(self, user: User) -> None: ...
+
+    async def set_roles(self, user_id: UUID, role_names: Iterable[str]) -> None: ...
+
+    async def update(self, user_id: UUID, now: datetime, **values: object) -> None: ...
+
+
+class Roles(Protocol):
+    async def all(self) -> list[Role]: ...
+
+    async def get(self, name: str) -> Role | None: ...
+
+    async def named(self, names: Iterable[str]) -> list[Role]: ...
+
+    async def save(self, role: Role, now: datetime) -> None: ...
+
+    async def delete(self, name: str) -> None: ...
+
+    async def holders(self, name: str) -> int: ...
+
+
+class Sessions(Protocol):
+    async def insert(self, session: Session) -> None: ...
+
+    async def get(self, session_id: UUID) -> Session | None: ...
+
+    async def touch(self, session_id: UUID, now: datetime) -> None: ...
+
+    async def revoke(self, session_id: UUID, now: datetime) -> bool: ...
+
+    async def revoke_all_of(self, user_id: UUID, now: datetime) -> int: ...
+
+
+class ApiKeys(Protocol):
+    async def insert(self, key: ApiKey) -> None: ...
+
+    async def get(self, key_id: UUID) -> ApiKey | None: ...
+
+    async def list(self) -> list[ApiKey]: ...
+
+    async def revoke(self, key_id: UUID, now: datetime) -> bool: ...
+
+    async def mark_used(self, key_id: UUID, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """This request holds the Idempotency-Key now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The key's first request succeeded with this response."""
+
+    status_code: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """Another request with the key is still being handled."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """The key was used with a different request."""
+
+
+class HttpIdempotency(Protocol):
+    async def claim(
+        self,
+        principal: str,
+        key: str,
+        fingerprint: bytes,
+        now: datetime,
+        stale_after: timedelta,
+    ) -> Claimed | Replay | InFlight | Mismatch: ...
+
+    async def complete(
+        self, principal: str, key: str, status_code: int, body: str, now: datetime
+    ) -> None: ...
+
+    async def release(self, principal: str, key: str) -> None: ...
+
+
 class Journal(Protocol):
     async def entry(self, entry_id: UUID) -> JournalEntry | None: ...
+
+    async def history(self, query: HistoryQuery) -> list[AccountLine]: ...
+
+    async def entries(self, query: EntryQuery) -> list[JournalEntry]: ...
 
     async def reversed_by(self, entry_id: UUID) -> UUID | None: ...
 
@@ -118,6 +297,8 @@ class Ledger(Protocol):
 
 class AuditTrail(Protocol):
     async def append(self, record: AuditRecord) -> None: ...
+
+    async def events(self, query: AuditQuery) -> list[StoredAuditEvent]: ...
 
 
 class UnitOfWork(Protocol):
@@ -143,6 +324,25 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    @property
+    def users(self) -> Users: ...
+
+    @property
+    def roles(self) -> Roles: ...
+
+    @property
+    def sessions(self) -> Sessions: ...
+
+    @property
+    def api_keys(self) -> ApiKeys: ...
+
+    @property
+    def http_idempotency(self) -> HttpIdempotency: ...
+
+    async def serialize_setup(self) -> None:
+        """Make concurrent first-admin set-ups queue, so only one can succeed."""
+        ...
 
 
 class LedgerStore(Protocol):

@@ -8,13 +8,18 @@ every test makes its own customers and accounts, so tests never see each other's
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
+from core_banking.api import create_app
 from core_banking.bootstrap import Nexum, build
 from core_banking.config import Settings, load_config
 from core_banking.storage import Storage, create_storage
+from support.api import Api
 from support.banking import FakeClock
 from support.databases import (
     create_postgres_database,
@@ -32,12 +37,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--base-url",
         default=None,
-        help="run the HTTP tests against a deployed Nexum at this URL",
+        help="run the HTTP tests (marked http) against a deployed Nexum at this URL; "
+        "credentials from NEXUM_TEST_ADMIN_USERNAME and NEXUM_TEST_ADMIN_PASSWORD",
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --base-url only the HTTP tests run, once each: they are what can reach a
+    deployed server; tests of the local databases are deselected, not skipped."""
+    if not config.getoption("--base-url"):
+        return
+    selected, deselected = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec else None
+        if item.get_closest_marker("http") and backend in (None, "sqlite"):
+            selected.append(item)
+        else:
+            deselected.append(item)
+    config.hook.pytest_deselected(items=deselected)
+    items[:] = selected
+
+
+TEST_JWT_SECRET = "a-test-signing-secret-that-is-long-enough-for-hs256"
+
+
 def settings_for(url: str, **overrides: str) -> Settings:
-    environ = {"NEXUM_DATABASE_URL": url, "NEXUM_ENVIRONMENT": "test"}
+    """Settings for a test: its database, a long enough token secret, no rate limits
+    (unless a test turns them on)."""
+    environ = {
+        "NEXUM_DATABASE_URL": url,
+        "NEXUM_ENVIRONMENT": "test",
+        "NEXUM_JWT_SECRET": TEST_JWT_SECRET,
+        "NEXUM_ENABLE_RATE_LIMITING": "false",
+    }
     environ.update({f"NEXUM_{name.upper()}": value for name, value in overrides.items()})
     return load_config(environ)
 
@@ -104,6 +137,58 @@ def bank(storage: Storage, clock: FakeClock) -> Nexum:
     """A bank on the session database of the backend under test, with a fake clock."""
     config = settings_for(storage.database_url)
     return build(config, storage=storage, clock=clock)
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def sqlite_app(sqlite_database_url: str) -> AsyncIterator[FastAPI]:
+    async with running(create_app(settings_for(sqlite_database_url))) as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def postgresql_app(postgres_url: str) -> AsyncIterator[FastAPI]:
+    async with running(create_app(settings_for(postgres_url))) as app:
+        yield app
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, backend: str) -> FastAPI | None:
+    """The running in-process app of the backend under test (None with --base-url)."""
+    if request.config.getoption("--base-url"):
+        return None
+    found: FastAPI = request.getfixturevalue(f"{backend}_app")
+    return found
+
+
+@pytest.fixture(scope="session")
+def signed_in() -> dict[str, dict[str, dict[str, str]]]:
+    """Headers of the users tests sign in as, per server, kept for the whole session so that
+    each role's user is created and logged in once."""
+    return {}
+
+
+@pytest.fixture
+async def api(
+    request: pytest.FixtureRequest,
+    app: FastAPI | None,
+    backend: str,
+    signed_in: dict[str, dict[str, dict[str, str]]],
+) -> AsyncIterator[Api]:
+    """The HTTP API: in process on the backend under test, or the deployed server named by
+    --base-url."""
+    base_url = request.config.getoption("--base-url")
+    if app is None:
+        client = httpx.AsyncClient(base_url=base_url, timeout=30)
+    else:
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://nexum")
+    async with client:
+        yield Api(client, signed_in.setdefault(base_url or backend, {}))
 
 
 @pytest.fixture

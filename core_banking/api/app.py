@@ -1,9 +1,9 @@
-"""The FastAPI application: built from configuration at start-up, torn down at shutdown.
+"""The FastAPI application: configured at construction, wired to the bank at start-up.
 
-Start-up wires the bank (``core_banking.bootstrap.build``) and, when NEXUM_AUTO_MIGRATE is
-on, brings the schema up to date first. The resources grow route by route; until a route
-declares its permission it does not exist, and the only routes without authentication are
-the public ones (health probes and the API documentation).
+Start-up builds the bank (``core_banking.bootstrap.build``) and, with NEXUM_AUTO_MIGRATE on,
+first brings the schema up to date. Around every request, from the outside in: the request
+id and client address, CORS, the body size limit, the deadline. Every route but the public
+ones (core_banking.api.security.PUBLIC_PATHS) needs authentication and one named permission.
 """
 
 from __future__ import annotations
@@ -12,31 +12,94 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware import Middleware
+from fastapi.middleware.cors import CORSMiddleware
 
 from core_banking import __version__
+from core_banking.api import problems
 from core_banking.api.health import router as health_router
+from core_banking.api.middleware import BodyLimit, Deadline, RequestContext
+from core_banking.api.rate_limits import RateLimiter
+from core_banking.api.routers import accounts, audit, auth, customers, transactions
 from core_banking.bootstrap import build, migration_manager
 from core_banking.config import Settings, get_config
 
+DESCRIPTION = """\
+Customers, deposit accounts, a double-entry ledger, payments and holds.
+
+**Money** is always `{"amount": "100.00", "currency": "USD"}`: the amount a decimal string
+with no more decimals than the currency has, never a number.
+
+**Authentication**: `POST /auth/login` gives an access token for
+`Authorization: Bearer …`; machine clients use an API key (`X-API-Key: nxk_…`). Every route
+says which permission it needs.
+
+**Idempotency**: every money-moving POST needs an `Idempotency-Key` header; a retry with the
+same key returns the first response.
+
+**Errors** are RFC 9457 problem details with a stable `code`.
+"""
+
+OPENAPI_TAGS = [
+    {"name": "authentication", "description": "Set-up, login, users, roles, API keys."},
+    {"name": "customers", "description": "Customers and their KYC."},
+    {"name": "accounts", "description": "Deposit accounts, statements, status, holds."},
+    {"name": "transactions", "description": "Moving money and reading the journal."},
+    {"name": "audit", "description": "The hash-chained audit trail."},
+    {"name": "health", "description": "Public probes."},
+]
+
 
 def create_app(config: Settings | None = None) -> FastAPI:
+    settings = config or get_config()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings = config or get_config()
         bank = build(settings)
         if settings.auto_migrate:
             await migration_manager(settings, bank.storage).migrate_up_async()
         app.state.bank = bank
+        app.state.rate_limiter = RateLimiter(settings)
         try:
             yield
         finally:
             await bank.aclose()
 
+    origins = list(settings.cors_origins)
     app = FastAPI(
         title="Nexum Core Banking API",
         version=__version__,
-        description="Customers, deposit accounts, a double-entry ledger, payments and holds.",
+        description=DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
         lifespan=lifespan,
+        middleware=[
+            Middleware(RequestContext, trusted_proxies=settings.trusted_proxies),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=origins,
+                allow_credentials="*" not in origins,
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "Idempotency-Key",
+                    "X-API-Key",
+                    "X-Request-ID",
+                ],
+                expose_headers=["X-Request-ID", "Idempotent-Replayed", "Retry-After"],
+            ),
+            Middleware(BodyLimit, max_bytes=settings.api_max_request_size),
+            Middleware(Deadline, seconds=settings.api_timeout),
+        ],
     )
+    problems.install(app)
     app.include_router(health_router)
+    for router in (
+        auth.router,
+        customers.router,
+        accounts.router,
+        transactions.router,
+        audit.router,
+    ):
+        app.include_router(router)
     return app

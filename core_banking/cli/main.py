@@ -2,6 +2,7 @@
 
     nexum migrate up|down|status    schema migrations (NEXUM_DATABASE_URL)
     nexum verify                    recompute the ledger and check every invariant
+    nexum keys generate|rotate      encryption keys for personal data
     nexum version                   the installed version
 
 Configuration comes from the NEXUM_* environment variables, as for the server. Exit codes:
@@ -11,6 +12,8 @@ Configuration comes from the NEXUM_* environment variables, as for the server. E
 from __future__ import annotations
 
 import asyncio
+import base64
+import secrets
 from typing import Annotated
 
 import typer
@@ -18,13 +21,15 @@ from rich.console import Console
 from rich.table import Table
 
 from core_banking import __version__
-from core_banking.bootstrap import migration_manager, storage_from
+from core_banking.bootstrap import build, cipher_from, migration_manager, storage_from
 from core_banking.config import ConfigError, Settings, get_config
 from core_banking.storage.verification import verify_ledger
 
 app = typer.Typer(help="Operate a Nexum core banking ledger.", no_args_is_help=True)
 migrate_app = typer.Typer(help="Apply, undo or show schema migrations.", no_args_is_help=True)
 app.add_typer(migrate_app, name="migrate")
+keys_app = typer.Typer(help="Encryption keys for personal data.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console()
 errors = Console(stderr=True)
 
@@ -103,6 +108,36 @@ def verify() -> None:
         console.print("[green]the ledger is consistent[/green]")
 
     asyncio.run(run())
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new random master key (base64 of 32 bytes) for NEXUM_ENCRYPTION_MASTER_KEY."""
+    console.print(base64.b64encode(secrets.token_bytes(32)).decode())
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+) -> None:
+    """Re-encrypt every customer's personal data under the current master key.
+
+    Set the new key in NEXUM_ENCRYPTION_MASTER_KEY and list the old ones in
+    NEXUM_ENCRYPTION_PREVIOUS_KEYS, run this, then drop the old keys from the list."""
+    config = _config()
+    if not config.encryption_enabled:
+        errors.print("[red]NEXUM_ENCRYPTION_ENABLED is false: nothing to encrypt with[/red]")
+        raise typer.Exit(EXIT_CONFIG)
+
+    async def run() -> int:
+        bank = build(config)
+        try:
+            return await bank.customers.reencrypt_all(batch_size)
+        finally:
+            await bank.aclose()
+
+    rewritten = asyncio.run(run())
+    console.print(f"re-encrypted {rewritten} customer(s) under key {cipher_from(config).key_id}")
 
 
 @app.command()

@@ -59,6 +59,22 @@ def chain_hash(previous: bytes, payload: str) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredAuditEvent:
+    """An audit record as the trail holds it, for people to read."""
+
+    shard: int
+    seq: int
+    occurred_at: datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    request_id: str | None
+    payload: str
+    hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class StoredAuditRecord:
     shard: int
     seq: int

@@ -21,10 +21,12 @@ from core_banking.domain.money import Money
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """Who is asking and under which request; also the scope of their idempotency keys."""
+    """Who is asking, from where, under which request; ``actor`` is also the scope of their
+    idempotency keys."""
 
     actor: str
     request_id: str | None = None
+    client_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,7 @@ class CreateCustomer:
     family_name: str
     email: str | None = None
     phone: str | None = None
+    date_of_birth: date | None = None
     idempotency_key: str | None = None
 
 

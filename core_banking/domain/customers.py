@@ -6,8 +6,8 @@ is not active cannot open new accounts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -29,6 +29,85 @@ _ALLOWED_TRANSITIONS: dict[CustomerStatus, frozenset[CustomerStatus]] = {
 }
 
 
+class KycStatus(StrEnum):
+    """Know-your-customer review: pending until documents are checked, then verified or
+    rejected; verified becomes expired when its documents do."""
+
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class DocumentKind(StrEnum):
+    PASSPORT = "passport"
+    NATIONAL_ID = "national_id"
+    DRIVING_LICENCE = "driving_licence"
+    RESIDENCE_PERMIT = "residence_permit"
+    TAX_ID = "tax_id"
+    PROOF_OF_ADDRESS = "proof_of_address"
+
+
+MAX_KYC_TIER = 3
+MAX_DOCUMENTS = 10
+_IDENTITY_DOCUMENTS = frozenset(DocumentKind) - {DocumentKind.PROOF_OF_ADDRESS}
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityDocument:
+    kind: DocumentKind
+    number: str
+    issuing_country: str
+    expires_on: date | None = None
+
+    def __post_init__(self) -> None:
+        number = self.number.strip() if isinstance(self.number, str) else ""
+        if not number or len(number) > 64 or not number.isprintable():
+            raise InvalidInput("a document number is 1 to 64 printable characters", field="number")
+        country = self.issuing_country
+        if not (
+            isinstance(country, str)
+            and len(country) == 2
+            and country.isascii()
+            and country.isupper()
+        ):
+            raise InvalidInput(
+                "the issuing country is an ISO 3166-1 alpha-2 code", field="issuing_country"
+            )
+        object.__setattr__(self, "number", number)
+
+
+@dataclass(frozen=True, slots=True)
+class Kyc:
+    status: KycStatus = KycStatus.PENDING
+    tier: int = 0
+    documents: tuple[IdentityDocument, ...] = ()
+    updated_at: datetime | None = None
+
+
+def check_kyc(
+    status: KycStatus, tier: int, documents: tuple[IdentityDocument, ...], today: date
+) -> None:
+    """A verified customer has a tier of 1 or more and at least one identity document that
+    has not expired; tiers run 0 (none) to 3 (enhanced due diligence)."""
+    if not isinstance(tier, int) or isinstance(tier, bool) or not 0 <= tier <= MAX_KYC_TIER:
+        raise InvalidInput(f"the KYC tier is 0 to {MAX_KYC_TIER}", field="tier")
+    if len(documents) > MAX_DOCUMENTS:
+        raise InvalidInput(f"at most {MAX_DOCUMENTS} documents", field="documents")
+    if status is KycStatus.VERIFIED:
+        valid = [
+            document
+            for document in documents
+            if document.kind in _IDENTITY_DOCUMENTS
+            and (document.expires_on is None or document.expires_on > today)
+        ]
+        if tier < 1 or not valid:
+            raise InvalidInput(
+                "verification needs a tier of 1 or more and an unexpired identity document",
+                field="status",
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class Customer:
     id: UUID
@@ -39,6 +118,8 @@ class Customer:
     status: CustomerStatus
     created_at: datetime
     updated_at: datetime
+    date_of_birth: date | None = None
+    kyc: Kyc = field(default_factory=Kyc)
 
 
 def clean_name(value: str, field: str) -> str:
@@ -47,50 +128,6 @@ def clean_name(value: str, field: str) -> str:
     if not cleaned or len(cleaned) > MAX_NAME_LENGTH or not cleaned.isprintable():
         raise InvalidInput(f"{field} is 1 to {MAX_NAME_LENGTH} printable characters", field=field)
     return cleaned
-
-
-MAX_EMAIL_LENGTH = 320
-MAX_LOCAL_PART_LENGTH = 64
-MAX_PHONE_LENGTH = 32
-_PHONE_SEPARATORS = str.maketrans("", "", " -.()")
-
-
-def clean_email(value: str | None) -> str | None:
-    """An address of the form local@domain, at most 320 characters, without spaces or
-    control characters; the domain is lower-cased (the local part is the mailbox owner's
-    and is kept as written). Deliverability is not this function's business."""
-    if value is None:
-        return None
-    cleaned = value.strip() if isinstance(value, str) else ""
-    local, at, domain = cleaned.rpartition("@")
-    if (
-        not at
-        or not local
-        or not domain
-        or len(cleaned) > MAX_EMAIL_LENGTH
-        or len(local) > MAX_LOCAL_PART_LENGTH
-        or any(character.isspace() or not character.isprintable() for character in cleaned)
-    ):
-        raise InvalidInput("email is an address like name@example.com", field="email")
-    return f"{local}@{domain.lower()}"
-
-
-def clean_phone(value: str | None) -> str | None:
-    """A phone number of 6 to 15 digits, optionally after a leading '+', once spaces,
-    dashes, dots and brackets are taken out (the E.164 length limit)."""
-    if value is None:
-        return None
-    raw = value.strip() if isinstance(value, str) else ""
-    compact = raw.translate(_PHONE_SEPARATORS)
-    digits = compact.removeprefix("+")
-    if (
-        len(raw) > MAX_PHONE_LENGTH
-        or not digits.isascii()
-        or not digits.isdigit()
-        or not 6 <= len(digits) <= 15
-    ):
-        raise InvalidInput("phone is 6 to 15 digits, optionally after a '+'", field="phone")
-    return compact
 
 
 def check_customer_transition(current: CustomerStatus, target: CustomerStatus) -> None:

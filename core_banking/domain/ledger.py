@@ -332,6 +332,24 @@ class JournalEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountLine:
+    """One line of an account's history, with its entry's header: a statement row."""
+
+    account_seq: int
+    entry_id: UUID
+    entry_type: EntryType
+    posted_at: datetime
+    business_date: date
+    value_date: date
+    side: Side
+    amount_minor: int
+    currency: str
+    balance_after_minor: int
+    reference: str | None
+    channel: Channel | None
+
+
+@dataclass(frozen=True, slots=True)
 class PostingResult:
     """The entry a command produced; ``replayed`` when an idempotent retry found it."""
 

@@ -37,6 +37,7 @@ from core_banking.storage.accounts import AccountRepository
 from core_banking.storage.errors import driver_error
 from core_banking.storage.sqlite import configure_sqlite_engine
 from core_banking.storage.urls import async_url
+from core_banking.storage.users import RoleRepository
 
 T = TypeVar("T")
 
@@ -188,13 +189,14 @@ class MigrationManager:
 
     async def _seed_reference_data(self) -> None:
         """Reference data that follows the code rather than the schema history: the bank's
-        general-ledger accounts in every ISO 4217 currency. Idempotent."""
+        general-ledger accounts in every ISO 4217 currency, and the built-in roles.
+        Idempotent."""
         engine = self._engine()
+        now = datetime.now(UTC)
         try:
             async with engine.begin() as conn:
-                await AccountRepository(conn).ensure_charts(
-                    [c.code for c in all_currencies()], datetime.now(UTC)
-                )
+                await AccountRepository(conn).ensure_charts([c.code for c in all_currencies()], now)
+                await RoleRepository(conn).sync_builtin(now)
         finally:
             await engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -25,12 +26,14 @@ from core_banking.domain.errors import (
     WrongAccountKind,
 )
 from core_banking.domain.ids import uuid7
+from core_banking.domain.ledger import AccountLine
 from core_banking.domain.money import Money, currency
-from core_banking.ports import Clock, LedgerStore, UnitOfWork
+from core_banking.ports import Clock, HistoryQuery, LedgerStore, UnitOfWork
 from core_banking.services.auditing import audit_record
 from core_banking.services.postings import claim_for
 
 ACCOUNT_NUMBER_ATTEMPTS = 5
+MAX_PAGE = 200
 
 
 class AccountService:
@@ -149,6 +152,12 @@ class AccountService:
         if account is None:
             raise NotFound("no such account", account_id=str(account_id))
         return account
+
+    async def history(self, query: HistoryQuery) -> list[AccountLine]:
+        """A page of the account's statement lines, newest first."""
+        await self.get(query.account_id)
+        bounded = replace(query, limit=min(max(query.limit, 1), MAX_PAGE))
+        return await self._store.read(lambda uow: uow.journal.history(bounded))
 
     async def balance_as_of(self, account_id: UUID, moment: datetime) -> int:
         """The posted balance at a past moment, from the journal line in force then."""

@@ -8,7 +8,8 @@ ledger checks them against the locked accounts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -34,8 +35,58 @@ from core_banking.domain.ledger import (
     reversal_legs,
 )
 from core_banking.domain.policy import BusinessPolicy
-from core_banking.ports import Clock, LedgerStore
-from core_banking.services.postings import PostingPreparer, customer_leg, gl_leg
+from core_banking.ports import Clock, EntryQuery, LedgerStore, UnitOfWork
+from core_banking.services.postings import (
+    PostingPreparer,
+    PreparedPosting,
+    customer_leg,
+    gl_leg,
+)
+
+MAX_PAGE = 200
+MAX_TOGETHER = 100_000
+
+MoneyCommand = (
+    Deposit | Withdraw | Transfer | ReceiveExternalTransfer | SendExternalTransfer | ChargeFee
+)
+
+
+def _plan(command: MoneyCommand) -> tuple[EntryType, tuple[Leg, ...]]:
+    """Which entry a money command makes, and its legs with their guards."""
+    amount = command.amount
+    match command:
+        case Deposit():
+            return EntryType.DEPOSIT, (
+                gl_leg(GLCode.CASH, Side.DEBIT, amount),
+                customer_leg(command.account_id, Side.CREDIT, amount),
+            )
+        case Withdraw():
+            return EntryType.WITHDRAWAL, (
+                customer_leg(command.account_id, Side.DEBIT, amount, spending=True),
+                gl_leg(GLCode.CASH, Side.CREDIT, amount),
+            )
+        case Transfer():
+            if command.from_account_id == command.to_account_id:
+                raise InvalidInput("a transfer needs two different accounts")
+            return EntryType.TRANSFER, (
+                customer_leg(command.from_account_id, Side.DEBIT, amount, spending=True),
+                customer_leg(command.to_account_id, Side.CREDIT, amount),
+            )
+        case ReceiveExternalTransfer():
+            return EntryType.EXTERNAL_TRANSFER_IN, (
+                gl_leg(GLCode.EXTERNAL_CLEARING, Side.DEBIT, amount),
+                customer_leg(command.account_id, Side.CREDIT, amount),
+            )
+        case SendExternalTransfer():
+            return EntryType.EXTERNAL_TRANSFER_OUT, (
+                customer_leg(command.account_id, Side.DEBIT, amount, spending=True),
+                gl_leg(GLCode.EXTERNAL_CLEARING, Side.CREDIT, amount),
+            )
+        case ChargeFee():
+            return EntryType.FEE, (
+                customer_leg(command.account_id, Side.DEBIT, amount, funds_only=True),
+                gl_leg(GLCode.FEE_INCOME, Side.CREDIT, amount),
+            )
 
 
 class LedgerService:
@@ -45,63 +96,58 @@ class LedgerService:
 
     async def deposit(self, command: Deposit, context: RequestContext) -> PostingResult:
         """Cash in at a branch or ATM: debit the vault, credit the customer."""
-        legs = (
-            gl_leg(GLCode.CASH, Side.DEBIT, command.amount),
-            customer_leg(command.account_id, Side.CREDIT, command.amount),
-        )
-        return await self._post(EntryType.DEPOSIT, legs, command, context, command.channel)
+        return await self.execute(command, context)
 
     async def withdraw(self, command: Withdraw, context: RequestContext) -> PostingResult:
         """Cash out: debit the customer (funds and daily limit checked), credit the vault."""
-        legs = (
-            customer_leg(command.account_id, Side.DEBIT, command.amount, spending=True),
-            gl_leg(GLCode.CASH, Side.CREDIT, command.amount),
-        )
-        return await self._post(EntryType.WITHDRAWAL, legs, command, context, command.channel)
+        return await self.execute(command, context)
 
     async def transfer(self, command: Transfer, context: RequestContext) -> PostingResult:
         """Between two deposit accounts of this bank."""
-        if command.from_account_id == command.to_account_id:
-            raise InvalidInput("a transfer needs two different accounts")
-        legs = (
-            customer_leg(command.from_account_id, Side.DEBIT, command.amount, spending=True),
-            customer_leg(command.to_account_id, Side.CREDIT, command.amount),
-        )
-        return await self._post(EntryType.TRANSFER, legs, command, context, command.channel)
+        return await self.execute(command, context)
 
     async def receive_external(
         self, command: ReceiveExternalTransfer, context: RequestContext
     ) -> PostingResult:
         """Money from another bank: debit clearing (the bank is owed it by the network),
         credit the customer."""
-        legs = (
-            gl_leg(GLCode.EXTERNAL_CLEARING, Side.DEBIT, command.amount),
-            customer_leg(command.account_id, Side.CREDIT, command.amount),
-        )
-        return await self._post(
-            EntryType.EXTERNAL_TRANSFER_IN, legs, command, context, command.channel
-        )
+        return await self.execute(command, context)
 
     async def send_external(
         self, command: SendExternalTransfer, context: RequestContext
     ) -> PostingResult:
         """Money to another bank: debit the customer, credit clearing until it settles."""
-        legs = (
-            customer_leg(command.account_id, Side.DEBIT, command.amount, spending=True),
-            gl_leg(GLCode.EXTERNAL_CLEARING, Side.CREDIT, command.amount),
-        )
-        return await self._post(
-            EntryType.EXTERNAL_TRANSFER_OUT, legs, command, context, command.channel
-        )
+        return await self.execute(command, context)
 
     async def charge_fee(self, command: ChargeFee, context: RequestContext) -> PostingResult:
         """A fee the bank earns. It needs the funds but does not use up the daily limit,
         which is the customer's own spending allowance."""
-        legs = (
-            customer_leg(command.account_id, Side.DEBIT, command.amount, funds_only=True),
-            gl_leg(GLCode.FEE_INCOME, Side.CREDIT, command.amount),
+        return await self.execute(command, context)
+
+    async def execute(self, command: MoneyCommand, context: RequestContext) -> PostingResult:
+        """Post one money command as its own transaction."""
+        prepared = self._prepare(command, context)
+        return await self._store.post_entry(prepared.request, prepared.claim, prepared.audit)
+
+    async def execute_together(
+        self, commands: Sequence[MoneyCommand], context: RequestContext
+    ) -> list[PostingResult]:
+        """Post several money commands in one transaction: all of them, or — the first
+        refusal propagates — none. Their entries are separate, each with its own key."""
+        if not 1 <= len(commands) <= MAX_TOGETHER:
+            raise InvalidInput(f"1 to {MAX_TOGETHER} operations at once", field="operations")
+        prepared = [self._prepare(command, context) for command in commands]
+
+        async def work(uow: UnitOfWork) -> list[PostingResult]:
+            return [await uow.ledger.post(p.request, p.claim, p.audit) for p in prepared]
+
+        return await self._store.atomically(work)
+
+    def _prepare(self, command: MoneyCommand, context: RequestContext) -> PreparedPosting:
+        entry_type, legs = _plan(command)
+        return self._preparer.prepare(
+            entry_type, legs, command, context, command.channel, amount=command.amount
         )
-        return await self._post(EntryType.FEE, legs, command, context, command.channel)
 
     async def reverse(self, command: Reverse, context: RequestContext) -> PostingResult:
         """Undo an entry with its contra entry, once. A reversal is not itself reversed."""
@@ -125,6 +171,11 @@ class LedgerService:
         if found is None:
             raise NotFound("no such journal entry", entry_id=str(entry_id))
         return found
+
+    async def entries(self, query: EntryQuery) -> list[JournalEntry]:
+        """A page of journal entries, newest first, filtered."""
+        bounded = replace(query, limit=min(max(query.limit, 1), MAX_PAGE))
+        return await self._store.read(lambda uow: uow.journal.entries(bounded))
 
     async def _post(
         self,

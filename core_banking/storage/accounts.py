@@ -88,6 +88,12 @@ class AccountRepository:
         ).first()
         return account_from_row(row._mapping) if row else None
 
+    async def of_customer(self, customer_id: UUID) -> list[Account]:
+        rows = await self._conn.execute(
+            select(accounts).where(accounts.c.customer_id == customer_id).order_by(accounts.c.id)
+        )
+        return [account_from_row(row._mapping) for row in rows]
+
     async def lock(self, account_id: UUID) -> Account:
         """The account row, locked until the transaction ends (SQLite: the writer lock)."""
         row = (

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core_banking.domain.audit import AUDIT_SHARDS, AuditRecord, chain_hash
+from core_banking.domain.audit import AUDIT_SHARDS, AuditRecord, StoredAuditEvent, chain_hash
+from core_banking.ports import AuditQuery
 from core_banking.storage.schema import audit_chain_heads, audit_events
 
 _APPEND = text(
@@ -33,6 +34,50 @@ class AuditWriter:
             await self._conn.execute(_APPEND, _parameters(record))
         else:
             await self._append_here(record)
+
+    async def events(self, query: AuditQuery) -> list[StoredAuditEvent]:
+        """A page of the trail, newest first, with the given filters."""
+        statement = (
+            select(audit_events)
+            .order_by(
+                audit_events.c.occurred_at.desc(),
+                audit_events.c.shard.desc(),
+                audit_events.c.seq.desc(),
+            )
+            .limit(query.limit)
+        )
+        if query.before is not None:
+            statement = statement.where(
+                tuple_(audit_events.c.occurred_at, audit_events.c.shard, audit_events.c.seq)
+                < tuple_(*query.before)
+            )
+        for column, value in (
+            (audit_events.c.entity_type, query.entity_type),
+            (audit_events.c.entity_id, query.entity_id),
+            (audit_events.c.actor, query.actor),
+            (audit_events.c.action, query.action),
+        ):
+            if value is not None:
+                statement = statement.where(column == value)
+        if query.since is not None:
+            statement = statement.where(audit_events.c.occurred_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(audit_events.c.occurred_at < query.until)
+        return [
+            StoredAuditEvent(
+                shard=row.shard,
+                seq=row.seq,
+                occurred_at=row.occurred_at,
+                actor=row.actor,
+                action=row.action,
+                entity_type=row.entity_type,
+                entity_id=row.entity_id,
+                request_id=row.request_id,
+                payload=row.payload,
+                hash=bytes(row.hash),
+            )
+            for row in await self._conn.execute(statement)
+        ]
 
     async def _append_here(self, record: AuditRecord) -> None:
         shard = secrets.randbelow(AUDIT_SHARDS)

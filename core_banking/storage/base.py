@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from core_banking.domain.audit import AuditRecord
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
-from core_banking.ports import UnitOfWork
+from core_banking.ports import FieldCipher, UnitOfWork
+from core_banking.security.encryption import PlaintextFields
 from core_banking.storage.errors import is_transient
 from core_banking.storage.unit_of_work import SqlUnitOfWork
 from core_banking.storage.urls import async_url
@@ -48,6 +49,7 @@ class Storage:
         pool_timeout: float = 30,
         echo: bool = False,
         audit_enabled: bool = True,
+        cipher: FieldCipher | None = None,
     ) -> None:
         self.url = async_url(url)
         if self.url.get_backend_name() != self.backend:
@@ -56,6 +58,7 @@ class Storage:
                 f"not {self.url.get_backend_name()}; use create_storage() to choose by URL"
             )
         self.audit_enabled = audit_enabled
+        self.cipher: FieldCipher = cipher or PlaintextFields()
         self.pool_timeout = pool_timeout
         self.engine: AsyncEngine = create_async_engine(
             self.url,
@@ -93,10 +96,20 @@ class Storage:
     async def _begin_write(self, conn: AsyncConnection) -> None:
         """Hook: prepare a connection for a write transaction."""
 
+    def unit_of_work(
+        self, conn: AsyncConnection, *, audit_enabled: bool | None = None
+    ) -> SqlUnitOfWork:
+        """The repositories of one transaction on ``conn``."""
+        return SqlUnitOfWork(
+            conn,
+            audit_enabled=self.audit_enabled if audit_enabled is None else audit_enabled,
+            cipher=self.cipher,
+        )
+
     async def atomically(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         async def attempt() -> T:
             async with self._transaction() as conn:
-                return await work(SqlUnitOfWork(conn, audit_enabled=self.audit_enabled))
+                return await work(self.unit_of_work(conn))
 
         return await self.retrying(attempt)
 
@@ -110,7 +123,7 @@ class Storage:
 
     async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         async with self.autocommit_engine.connect() as conn:
-            return await work(SqlUnitOfWork(conn, audit_enabled=False))
+            return await work(self.unit_of_work(conn, audit_enabled=False))
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[AsyncConnection]:

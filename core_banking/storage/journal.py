@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core_banking.domain.accounts import Side
 from core_banking.domain.errors import InvariantViolation
 from core_banking.domain.ledger import (
+    AccountLine,
     Channel,
     EntryType,
     JournalEntry,
@@ -20,6 +21,7 @@ from core_banking.domain.ledger import (
     PostingRequest,
     PostingResult,
 )
+from core_banking.ports import EntryQuery, HistoryQuery
 from core_banking.storage.schema import journal_entries, journal_lines
 
 
@@ -80,32 +82,50 @@ class JournalReader:
         self._conn = conn
 
     async def entry(self, entry_id: UUID) -> JournalEntry | None:
-        header = (
-            await self._conn.execute(
-                select(journal_entries).where(journal_entries.c.id == entry_id)
-            )
-        ).first()
-        if header is None:
-            return None
-        lines = await self._conn.execute(
-            select(journal_lines)
-            .where(journal_lines.c.entry_id == entry_id)
-            .order_by(journal_lines.c.line_no)
+        found = await self._assemble(
+            select(journal_entries).where(journal_entries.c.id == entry_id)
         )
-        channel = header.channel
-        return JournalEntry(
-            id=header.id,
-            entry_type=EntryType(header.entry_type),
-            business_date=header.business_date,
-            value_date=header.value_date,
-            posted_at=header.posted_at,
-            actor=header.actor,
-            channel=Channel(channel) if channel is not None else None,
-            reference=header.reference,
-            metadata=header.metadata,
-            request_id=header.request_id,
-            reversal_of=header.reversal_of,
-            lines=tuple(
+        return found[0] if found else None
+
+    async def entries(self, query: EntryQuery) -> list[JournalEntry]:
+        """A page of entries, newest first (ids are time-ordered UUIDv7)."""
+        statement = select(journal_entries).order_by(journal_entries.c.id.desc()).limit(query.limit)
+        if query.before is not None:
+            statement = statement.where(journal_entries.c.id < query.before)
+        if query.entry_type is not None:
+            statement = statement.where(journal_entries.c.entry_type == query.entry_type.value)
+        if query.channel is not None:
+            statement = statement.where(journal_entries.c.channel == query.channel.value)
+        if query.reference is not None:
+            statement = statement.where(journal_entries.c.reference == query.reference)
+        if query.since is not None:
+            statement = statement.where(journal_entries.c.posted_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(journal_entries.c.posted_at < query.until)
+        if query.account_id is not None:
+            statement = statement.where(
+                journal_entries.c.id.in_(
+                    select(journal_lines.c.entry_id).where(
+                        journal_lines.c.account_id == query.account_id
+                    )
+                )
+            )
+        return await self._assemble(statement)
+
+    async def _assemble(self, headers_statement: Select[Any]) -> list[JournalEntry]:
+        """Entries for the headers the statement selects, each with its lines (two queries,
+        however many entries)."""
+        headers = (await self._conn.execute(headers_statement)).all()
+        if not headers:
+            return []
+        lines: dict[UUID, list[JournalLine]] = {header.id: [] for header in headers}
+        rows = await self._conn.execute(
+            select(journal_lines)
+            .where(journal_lines.c.entry_id.in_(list(lines)))
+            .order_by(journal_lines.c.entry_id, journal_lines.c.line_no)
+        )
+        for line in rows:
+            lines[line.entry_id].append(
                 JournalLine(
                     line_no=line.line_no,
                     account_id=line.account_id,
@@ -115,9 +135,70 @@ class JournalReader:
                     account_seq=line.account_seq,
                     balance_after_minor=line.balance_after_minor,
                 )
-                for line in lines
-            ),
+            )
+        return [
+            JournalEntry(
+                id=header.id,
+                entry_type=EntryType(header.entry_type),
+                business_date=header.business_date,
+                value_date=header.value_date,
+                posted_at=header.posted_at,
+                actor=header.actor,
+                channel=Channel(header.channel) if header.channel is not None else None,
+                reference=header.reference,
+                metadata=header.metadata,
+                request_id=header.request_id,
+                reversal_of=header.reversal_of,
+                lines=tuple(lines[header.id]),
+            )
+            for header in headers
+        ]
+
+    async def history(self, query: HistoryQuery) -> list[AccountLine]:
+        """A page of one account's lines with their entries' headers, newest first."""
+        statement = (
+            select(
+                journal_lines.c.account_seq,
+                journal_lines.c.entry_id,
+                journal_lines.c.side,
+                journal_lines.c.amount_minor,
+                journal_lines.c.currency,
+                journal_lines.c.balance_after_minor,
+                journal_lines.c.posted_at,
+                journal_entries.c.entry_type,
+                journal_entries.c.business_date,
+                journal_entries.c.value_date,
+                journal_entries.c.reference,
+                journal_entries.c.channel,
+            )
+            .join(journal_entries, journal_entries.c.id == journal_lines.c.entry_id)
+            .where(journal_lines.c.account_id == query.account_id)
+            .order_by(journal_lines.c.account_seq.desc())
+            .limit(query.limit)
         )
+        if query.before_seq is not None:
+            statement = statement.where(journal_lines.c.account_seq < query.before_seq)
+        if query.since is not None:
+            statement = statement.where(journal_lines.c.posted_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(journal_lines.c.posted_at < query.until)
+        return [
+            AccountLine(
+                account_seq=row.account_seq,
+                entry_id=row.entry_id,
+                entry_type=EntryType(row.entry_type),
+                posted_at=row.posted_at,
+                business_date=row.business_date,
+                value_date=row.value_date,
+                side=Side(row.side),
+                amount_minor=row.amount_minor,
+                currency=row.currency,
+                balance_after_minor=row.balance_after_minor,
+                reference=row.reference,
+                channel=Channel(row.channel) if row.channel is not None else None,
+            )
+            for row in await self._conn.execute(statement)
+        ]
 
     async def reversed_by(self, entry_id: UUID) -> UUID | None:
         """The id of the entry that reversed ``entry_id``, if any."""

@@ -17,12 +17,14 @@ from enum import StrEnum
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
     Enum,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -37,8 +39,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from core_banking.domain.accounts import AccountKind, AccountStatus, AccountType, ProductType, Side
-from core_banking.domain.customers import CustomerStatus
+from core_banking.domain.customers import CustomerStatus, KycStatus
 from core_banking.domain.holds import HoldStatus
+from core_banking.domain.users import UserStatus
 from core_banking.storage.types import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -66,17 +69,38 @@ def _enum(members: type[StrEnum], name: str) -> Enum:
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
+# Personal data (names, contact details, date of birth, KYC documents) is stored through
+# the field cipher: ciphertext when NEXUM_ENCRYPTION_ENABLED, hence Text. Email and phone are
+# found by their blind index; names by the blind indexes of their words.
 customers = Table(
     "customers",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("given_name", String(200), nullable=False),
-    Column("family_name", String(200), nullable=False),
-    Column("email", String(320)),
-    Column("phone", String(32)),
+    Column("given_name", Text, nullable=False),
+    Column("family_name", Text, nullable=False),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("date_of_birth", Text),
+    Column("email_index", String(32)),
+    Column("phone_index", String(32)),
     Column("status", _enum(CustomerStatus, "customer_status"), nullable=False),
+    Column("kyc_status", _enum(KycStatus, "kyc_status"), nullable=False, server_default="pending"),
+    Column("kyc_tier", SmallInteger, nullable=False, server_default="0"),
+    Column("kyc_documents", Text),
+    Column("kyc_updated_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_customers_email_index", "email_index"),
+    Index("ix_customers_phone_index", "phone_index"),
+)
+
+customer_name_tokens = Table(
+    "customer_name_tokens",
+    metadata,
+    Column("token", String(32), nullable=False),
+    Column("customer_id", Uuid, ForeignKey("customers.id"), nullable=False),
+    PrimaryKeyConstraint("token", "customer_id"),
+    Index("ix_customer_name_tokens_customer_id", "customer_id"),
 )
 
 accounts = Table(
@@ -222,4 +246,87 @@ audit_events = Table(
     PrimaryKeyConstraint("shard", "seq"),
     Index("ix_audit_events_entity_type_entity_id", "entity_type", "entity_id"),
     Index("ix_audit_events_occurred_at", "occurred_at", postgresql_using="brin"),
+)
+
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("description", String(500), nullable=False),
+    Column("permissions", JSON, nullable=False),
+    Column("amount_limit", String(32), comment="major units, any currency; null: no limit"),
+    Column("builtin", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("full_name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("password_hash", String(200), nullable=False),
+    Column("status", _enum(UserStatus, "user_status"), nullable=False),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime),
+)
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", Uuid, ForeignKey("users.id"), nullable=False),
+    Column("role_name", String(32), ForeignKey("roles.name"), nullable=False),
+    PrimaryKeyConstraint("user_id", "role_name"),
+    Index("ix_user_roles_role_name", "role_name"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Column("client_address", String(64)),
+    Index("ix_sessions_user_id", "user_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("secret_digest", LargeBinary(32), nullable=False),
+    Column("permissions", JSON, nullable=False),
+    Column("amount_limit", String(32)),
+    Column("created_by", Uuid, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+)
+
+# The HTTP layer's record of money-moving requests by Idempotency-Key: the response of the
+# first request, replayed byte for byte to its retries.
+http_idempotency = Table(
+    "http_idempotency",
+    metadata,
+    Column("principal", String(200), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("fingerprint", LargeBinary(32), nullable=False),
+    Column("completed", Boolean, nullable=False),
+    Column("status_code", Integer),
+    Column("response_body", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+    PrimaryKeyConstraint("principal", "key"),
+    Index("ix_http_idempotency_created_at", "created_at"),
 )

@@ -2,29 +2,49 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core_banking.ports import FieldCipher
 from core_banking.storage.accounts import AccountRepository
 from core_banking.storage.audit import AuditWriter
+from core_banking.storage.credentials import ApiKeyRepository, SessionRepository
 from core_banking.storage.customers import CustomerRepository
 from core_banking.storage.holds import HoldRepository
+from core_banking.storage.http_idempotency import HttpIdempotencyRepository
 from core_banking.storage.idempotency import IdempotencyRepository
 from core_banking.storage.journal import JournalReader
 from core_banking.storage.posting_postgres import PostgresPostingWriter
 from core_banking.storage.posting_sqlite import SqlitePostingWriter
+from core_banking.storage.users import RoleRepository, UserRepository
+
+_SETUP_LOCK = 0x6E65787573  # "nexus"
 
 
 class SqlUnitOfWork:
-    def __init__(self, conn: AsyncConnection, *, audit_enabled: bool) -> None:
+    def __init__(self, conn: AsyncConnection, *, audit_enabled: bool, cipher: FieldCipher) -> None:
         self.connection = conn
         self.accounts = AccountRepository(conn)
-        self.customers = CustomerRepository(conn)
+        self.customers = CustomerRepository(conn, cipher)
         self.holds = HoldRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
         self.journal = JournalReader(conn)
         self.audit = AuditWriter(conn, enabled=audit_enabled)
+        self.users = UserRepository(conn)
+        self.roles = RoleRepository(conn)
+        self.sessions = SessionRepository(conn)
+        self.api_keys = ApiKeyRepository(conn)
+        self.http_idempotency = HttpIdempotencyRepository(conn)
         self.ledger: PostgresPostingWriter | SqlitePostingWriter = (
             PostgresPostingWriter(conn, audit_enabled=audit_enabled)
             if conn.dialect.name == "postgresql"
             else SqlitePostingWriter(conn, self.audit)
         )
+
+    async def serialize_setup(self) -> None:
+        """PostgreSQL: a transaction-scoped advisory lock; SQLite's writer lock already
+        serialises every write transaction."""
+        if self.connection.dialect.name == "postgresql":
+            await self.connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SETUP_LOCK}
+            )

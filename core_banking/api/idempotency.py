@@ -1,0 +1,117 @@
+"""Idempotency-Key for every money-moving POST.
+
+The header is required on those routes. The first request with a key claims it and its
+response (status and body) is kept; a retry with the same key and the same request gets
+that response again, byte for byte, with ``Idempotent-Replayed: true``; the same key with a
+different request is refused with 422; a retry while the first is still running gets 409.
+A request that is refused or fails keeps nothing, so it can be corrected and retried with
+the same key. Underneath, the ledger claims the same key in the posting's own transaction,
+so even a crash between the two cannot make a retry post twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Header, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from core_banking.api.problems import ProblemError
+from core_banking.api.security import bank_of
+from core_banking.domain.canonical import canonical_json
+from core_banking.domain.security import Principal
+from core_banking.ports import Claimed, InFlight, Mismatch, Replay, UnitOfWork
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Chosen by the client, unique per operation: 1-255 printable ASCII "
+        "characters. A retry with the same key returns the first response.",
+    ),
+]
+
+OptionalIdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Optional here: a retry with the same key returns the first response.",
+    ),
+]
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def fingerprint(request: Request, body: BaseModel | None) -> bytes:
+    payload = body.model_dump(mode="json") if body is not None else None
+    text = f"{request.method}\n{request.url.path}\n{canonical_json(payload)}"
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def _json(model: BaseModel) -> str:
+    return json.dumps(model.model_dump(mode="json"), separators=(",", ":"))
+
+
+async def idempotent(
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    body: BaseModel | None,
+    produce: Callable[[], Awaitable[tuple[int, BaseModel]]],
+) -> Response:
+    """Run ``produce`` at most once per (principal, key); answer retries from the record.
+    Without a key (where the route allows that) it simply runs."""
+    if key is None:
+        status, model = await produce()
+        return Response(_json(model), status_code=status, media_type="application/json")
+    bank = bank_of(request)
+    stale_after = timedelta(seconds=2 * bank.config.api_timeout)
+    digest = fingerprint(request, body)
+
+    async def claim(uow: UnitOfWork) -> Claimed | Replay | InFlight | Mismatch:
+        return await uow.http_idempotency.claim(
+            principal.actor, key, digest, bank.clock.now(), stale_after
+        )
+
+    outcome = await bank.storage.atomically(claim)
+    if isinstance(outcome, Replay):
+        return Response(
+            outcome.body,
+            status_code=outcome.status_code,
+            media_type="application/json",
+            headers={REPLAYED_HEADER: "true"},
+        )
+    if isinstance(outcome, InFlight):
+        raise ProblemError(
+            409, "idempotency_key_in_use", "a request with this Idempotency-Key is still running"
+        )
+    if isinstance(outcome, Mismatch):
+        raise ProblemError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request",
+        )
+    try:
+        status, model = await produce()
+    except BaseException:
+        await bank.storage.atomically(
+            lambda uow: uow.http_idempotency.release(principal.actor, key)
+        )
+        raise
+    text = _json(model)
+    await bank.storage.atomically(
+        lambda uow: uow.http_idempotency.complete(
+            principal.actor, key, status, text, bank.clock.now()
+        )
+    )
+    return Response(text, status_code=status, media_type="application/json")

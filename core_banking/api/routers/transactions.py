@@ -1,0 +1,324 @@
+"""/transactions: deposits, withdrawals, transfers, reversals, batches; reading entries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from core_banking.api.idempotency import IdempotencyKey, idempotent
+from core_banking.api.problems import ProblemError, common_statuses, responses, status_of
+from core_banking.api.schemas.common import Page, decode_cursor, encode_cursor
+from core_banking.api.schemas.transactions import (
+    BatchItemResult,
+    BatchMode,
+    BatchRequest,
+    BatchResult,
+    DepositRequest,
+    ItemError,
+    ReverseRequest,
+    TransactionOut,
+    TransferRequest,
+    WithdrawRequest,
+)
+from core_banking.api.security import BankDep, Requires, context_of
+from core_banking.domain.commands import (
+    Deposit,
+    ReceiveExternalTransfer,
+    Reverse,
+    SendExternalTransfer,
+    Transfer,
+    Withdraw,
+)
+from core_banking.domain.errors import DomainError
+from core_banking.domain.ledger import Channel, EntryType
+from core_banking.domain.money import Money
+from core_banking.domain.security import Permission, Principal
+from core_banking.ports import EntryQuery
+from core_banking.services.ledger import MoneyCommand
+
+router = APIRouter(prefix="/transactions", tags=["transactions"])
+
+PAGE_LIMIT = 200
+MONEY_STATUSES = common_statuses(404, 409)
+
+OPERATION_PERMISSIONS = {
+    "deposit": Permission.TRANSACTIONS_DEPOSIT,
+    "withdraw": Permission.TRANSACTIONS_WITHDRAW,
+    "transfer": Permission.TRANSACTIONS_TRANSFER,
+}
+
+
+def command_of(body: DepositRequest | WithdrawRequest | TransferRequest, key: str) -> MoneyCommand:
+    """The ledger command a request asks for, under the given idempotency key."""
+    amount = body.amount.to_money()
+    details = (body.channel, body.reference, body.metadata, body.value_date)
+    if isinstance(body, WithdrawRequest):
+        return Withdraw(body.account_id, amount, key, *details)
+    if isinstance(body, DepositRequest):
+        if body.counterparty is None:
+            return Deposit(body.account_id, amount, key, *details)
+        counterparty = body.counterparty.to_counterparty()
+        return ReceiveExternalTransfer(body.account_id, amount, counterparty, key, *details)
+    if body.to_account_id is not None:
+        return Transfer(body.from_account_id, body.to_account_id, amount, key, *details)
+    if body.counterparty is None:
+        raise ProblemError(
+            422,
+            "counterparty_required",
+            "a transfer to another bank (no to_account_id) needs a counterparty",
+        )
+    counterparty = body.counterparty.to_counterparty()
+    return SendExternalTransfer(body.from_account_id, amount, counterparty, key, *details)
+
+
+async def _post_one(
+    request: Request,
+    bank: BankDep,
+    principal: Principal,
+    body: DepositRequest | WithdrawRequest | TransferRequest,
+    key: str,
+) -> Response:
+    command = command_of(body, key)
+    principal.require_amount(command.amount)
+
+    async def produce() -> tuple[int, TransactionOut]:
+        result = await bank.ledger.execute(command, context_of(request, principal))
+        return status.HTTP_201_CREATED, TransactionOut.of(result.entry)
+
+    return await idempotent(request, principal, key, body, produce)
+
+
+@router.post(
+    "/deposit",
+    operation_id="transactions_deposit",
+    summary="Deposit into an account: cash, or money arriving from another bank",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransactionOut,
+    responses=responses(*MONEY_STATUSES),
+)
+async def deposit(
+    body: DepositRequest,
+    request: Request,
+    bank: BankDep,
+    principal: Annotated[Principal, Depends(Requires(Permission.TRANSACTIONS_DEPOSIT))],
+    idempotency_key: IdempotencyKey,
+) -> Response:
+    return await _post_one(request, bank, principal, body, idempotency_key)
+
+
+@router.post(
+    "/withdraw",
+    operation_id="transactions_withdraw",
+    summary="Withdraw cash from an account",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransactionOut,
+    responses=responses(*MONEY_STATUSES),
+)
+async def withdraw(
+    body: WithdrawRequest,
+    request: Request,
+    bank: BankDep,
+    principal: Annotated[Principal, Depends(Requires(Permission.TRANSACTIONS_WITHDRAW))],
+    idempotency_key: IdempotencyKey,
+) -> Response:
+    return await _post_one(request, bank, principal, body, idempotency_key)
+
+
+@router.post(
+    "/transfer",
+    operation_id="transactions_transfer",
+    summary="Transfer to another account here, or (no to_account_id) to another bank",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransactionOut,
+    responses=responses(*MONEY_STATUSES),
+)
+async def transfer(
+    body: TransferRequest,
+    request: Request,
+    bank: BankDep,
+    principal: Annotated[Principal, Depends(Requires(Permission.TRANSACTIONS_TRANSFER))],
+    idempotency_key: IdempotencyKey,
+) -> Response:
+    return await _post_one(request, bank, principal, body, idempotency_key)
+
+
+@router.post(
+    "/batch",
+    operation_id="transactions_batch",
+    summary="Up to NEXUM_BATCH_PROCESSING_SIZE operations: all or nothing, or each on its own",
+    response_model=BatchResult,
+    responses=responses(*MONEY_STATUSES),
+)
+async def batch(
+    body: BatchRequest,
+    request: Request,
+    bank: BankDep,
+    principal: Annotated[Principal, Depends(Requires(Permission.TRANSACTIONS_BATCH))],
+    idempotency_key: IdempotencyKey,
+) -> Response:
+    limit = bank.config.batch_processing_size
+    if len(body.operations) > limit:
+        raise ProblemError(
+            422, "batch_too_large", f"a batch has at most {limit} operations", limit=limit
+        )
+    for operation in body.operations:
+        principal.require(OPERATION_PERMISSIONS[operation.type])
+    commands = [
+        command_of(operation, f"{idempotency_key}:{index}")
+        for index, operation in enumerate(body.operations)
+    ]
+    for command in commands:
+        principal.require_amount(command.amount)
+    context = context_of(request, principal)
+
+    async def atomic() -> tuple[int, BatchResult]:
+        try:
+            results = await bank.ledger.execute_together(commands, context)
+        except DomainError as refusal:
+            failed_at = _failing_index(refusal, commands)
+            items = [
+                BatchItemResult(
+                    index=index,
+                    status="failed" if index == failed_at else "not_attempted",
+                    error=ItemError(code=refusal.code, detail=refusal.message)
+                    if index == failed_at
+                    else None,
+                )
+                for index in range(len(commands))
+            ]
+            return status_of(refusal), BatchResult(
+                mode=BatchMode.ATOMIC, posted=0, failed=len(commands), results=items
+            )
+        return status.HTTP_200_OK, BatchResult(
+            mode=BatchMode.ATOMIC,
+            posted=len(results),
+            failed=0,
+            results=[
+                BatchItemResult(index=i, status="posted", transaction=TransactionOut.of(r.entry))
+                for i, r in enumerate(results)
+            ],
+        )
+
+    async def independent() -> tuple[int, BatchResult]:
+        items: list[BatchItemResult] = []
+        for index, command in enumerate(commands):
+            try:
+                result = await bank.ledger.execute(command, context)
+            except DomainError as refusal:
+                items.append(
+                    BatchItemResult(
+                        index=index,
+                        status="failed",
+                        error=ItemError(code=refusal.code, detail=refusal.message),
+                    )
+                )
+            else:
+                items.append(
+                    BatchItemResult(
+                        index=index, status="posted", transaction=TransactionOut.of(result.entry)
+                    )
+                )
+        posted = sum(1 for item in items if item.status == "posted")
+        return status.HTTP_200_OK, BatchResult(
+            mode=BatchMode.INDEPENDENT, posted=posted, failed=len(items) - posted, results=items
+        )
+
+    produce = atomic if body.mode is BatchMode.ATOMIC else independent
+    return await idempotent(request, principal, idempotency_key, body, produce)
+
+
+def _failing_index(refusal: DomainError, commands: list[MoneyCommand]) -> int | None:
+    """Which operation of an atomic batch was refused, when the refusal names an account."""
+    account = refusal.context.get("account_id")
+    for index, command in enumerate(commands):
+        named = {
+            str(getattr(command, field))
+            for field in ("account_id", "from_account_id", "to_account_id")
+            if getattr(command, field, None) is not None
+        }
+        if account in named:
+            return index
+    return None
+
+
+@router.get(
+    "/{transaction_id}",
+    operation_id="transactions_get",
+    summary="One transaction with all its lines",
+    responses=responses(*common_statuses(404)),
+)
+async def get_transaction(
+    transaction_id: UUID,
+    bank: BankDep,
+    _: Annotated[Principal, Depends(Requires(Permission.TRANSACTIONS_READ))],
+) -> TransactionOut:
+    return TransactionOut.of(await bank.ledger.entry(transaction_id))
+
+
+@router.get(
+    "",
+    operation_id="transactions_list",
+    summary="Transactions, newest first, filtered, a page at a time",
+    responses=responses(*common_statuses()),
+)
+async def list_transactions(
+    bank: BankDep,
+    _: Annotated[Principal, Depends(Requires(Permission.TRANSACTIONS_READ))],
+    account_id: UUID | None = None,
+    transaction_type: Annotated[EntryType | None, Query(alias="type")] = None,
+    channel: Channel | None = None,
+    reference: Annotated[str | None, Query(max_length=140)] = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
+    cursor: str | None = None,
+) -> Page[TransactionOut]:
+    before = decode_cursor(cursor)
+    entries = await bank.ledger.entries(
+        EntryQuery(
+            limit=limit,
+            before=UUID(before) if before else None,
+            account_id=account_id,
+            entry_type=transaction_type,
+            channel=channel,
+            reference=reference,
+            since=since,
+            until=until,
+        )
+    )
+    return Page(
+        items=[TransactionOut.of(entry) for entry in entries],
+        next_cursor=encode_cursor(str(entries[-1].id)) if len(entries) == limit else None,
+    )
+
+
+@router.post(
+    "/{transaction_id}/reverse",
+    operation_id="transactions_reverse",
+    summary="Reverse a transaction with its contra entry (once)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransactionOut,
+    responses=responses(*MONEY_STATUSES),
+)
+async def reverse(
+    transaction_id: UUID,
+    body: ReverseRequest,
+    request: Request,
+    bank: BankDep,
+    principal: Annotated[Principal, Depends(Requires(Permission.TRANSACTIONS_REVERSE))],
+    idempotency_key: IdempotencyKey,
+) -> Response:
+    async def produce() -> tuple[int, TransactionOut]:
+        original = await bank.ledger.entry(transaction_id)
+        first = original.lines[0]
+        principal.require_amount(Money.of(first.amount_minor, first.currency))
+        result = await bank.ledger.reverse(
+            Reverse(transaction_id, body.reason, idempotency_key),
+            context_of(request, principal),
+        )
+        return status.HTTP_201_CREATED, TransactionOut.of(result.entry)
+
+    return await idempotent(request, principal, idempotency_key, body, produce)

@@ -1,0 +1,158 @@
+"""Account, balance, statement and hold bodies."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from core_banking.api.schemas.common import CurrencyCode, MoneyIn, MoneyOut, Reference, RequestModel
+from core_banking.domain.accounts import Account, AccountStatus, ProductType, Side
+from core_banking.domain.holds import Hold, HoldStatus
+from core_banking.domain.ledger import AccountLine, Channel, EntryType
+
+
+class AccountOpen(RequestModel):
+    customer_id: UUID
+    product_type: ProductType
+    currency: CurrencyCode
+    name: str = Field(min_length=1, max_length=200)
+    overdraft_limit: MoneyIn | None = None
+    min_balance: MoneyIn | None = Field(
+        None, description="Omit for the bank's default (NEXUM_MIN_ACCOUNT_BALANCE)."
+    )
+    daily_limit: MoneyIn | None = Field(
+        None, description="Omit for the bank's default (NEXUM_MAX_DAILY_TRANSACTION_LIMIT)."
+    )
+
+
+class Balances(BaseModel):
+    posted: MoneyOut
+    held: MoneyOut
+    available: MoneyOut = Field(description="posted - held + overdraft limit")
+
+
+class AccountOut(BaseModel):
+    account_id: UUID
+    account_number: str
+    customer_id: UUID
+    product_type: ProductType
+    currency: str
+    name: str
+    status: AccountStatus
+    balances: Balances
+    overdraft_limit: MoneyOut
+    min_balance: MoneyOut | None
+    daily_limit: MoneyOut | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> AccountOut:
+        currency = account.currency
+
+        def optional(minor: int | None) -> MoneyOut | None:
+            return MoneyOut.of(minor, currency) if minor is not None else None
+
+        return cls(
+            account_id=account.id,
+            account_number=account.number or "",
+            customer_id=account.customer_id,
+            product_type=account.product,
+            currency=currency,
+            name=account.name,
+            status=account.status,
+            balances=Balances(
+                posted=MoneyOut.of(account.posted_minor, currency),
+                held=MoneyOut.of(account.held_minor, currency),
+                available=MoneyOut.of(account.available_minor, currency),
+            ),
+            overdraft_limit=MoneyOut.of(account.overdraft_limit_minor, currency),
+            min_balance=optional(account.min_balance_minor),
+            daily_limit=optional(account.daily_limit_minor),
+            created_at=account.created_at,
+            updated_at=account.updated_at,
+        )
+
+
+class BalanceAsOf(BaseModel):
+    account_id: UUID
+    as_of: datetime
+    posted: MoneyOut
+
+
+class StatusChange(RequestModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class StatementLine(BaseModel):
+    sequence: int = Field(description="The line's place in the account's history: 1, 2, 3 …")
+    transaction_id: UUID
+    type: EntryType
+    posted_at: datetime
+    business_date: date
+    value_date: date
+    direction: str = Field(description="credit (money in) or debit (money out)")
+    amount: MoneyOut
+    balance_after: MoneyOut
+    reference: str | None
+    channel: Channel | None
+
+    @classmethod
+    def of(cls, line: AccountLine) -> StatementLine:
+        return cls(
+            sequence=line.account_seq,
+            transaction_id=line.entry_id,
+            type=line.entry_type,
+            posted_at=line.posted_at,
+            business_date=line.business_date,
+            value_date=line.value_date,
+            direction="credit" if line.side is Side.CREDIT else "debit",
+            amount=MoneyOut.of(line.amount_minor, line.currency),
+            balance_after=MoneyOut.of(line.balance_after_minor, line.currency),
+            reference=line.reference,
+            channel=line.channel,
+        )
+
+
+class HoldPlace(RequestModel):
+    amount: MoneyIn
+    expires_at: datetime | None = Field(None, description="At most 90 days ahead.")
+    reference: Reference | None = None
+
+
+class HoldCapture(RequestModel):
+    amount: MoneyIn | None = Field(None, description="Omit to capture the whole hold.")
+    destination_account_id: UUID | None = Field(
+        None, description="A deposit account of this bank; omit to settle through clearing."
+    )
+    reference: Reference | None = None
+
+
+class HoldOut(BaseModel):
+    hold_id: UUID
+    account_id: UUID
+    amount: MoneyOut
+    status: HoldStatus
+    expires_at: datetime | None
+    reference: str | None
+    captured: MoneyOut
+    capture_transaction_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, hold: Hold) -> HoldOut:
+        return cls(
+            hold_id=hold.id,
+            account_id=hold.account_id,
+            amount=MoneyOut.of(hold.amount_minor, hold.currency),
+            status=hold.status,
+            expires_at=hold.expires_at,
+            reference=hold.reference,
+            captured=MoneyOut.of(hold.captured_minor, hold.currency),
+            capture_transaction_id=hold.capture_entry_id,
+            created_at=hold.created_at,
+            updated_at=hold.updated_at,
+        )

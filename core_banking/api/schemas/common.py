@@ -1,0 +1,73 @@
+"""Shapes shared by every resource: money, pages, cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from core_banking.api.problems import ProblemError
+from core_banking.domain.money import Money
+
+AMOUNT_PATTERN = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$"
+SIGNED_AMOUNT_PATTERN = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+
+Amount = Annotated[str, StringConstraints(pattern=AMOUNT_PATTERN, max_length=40)]
+SignedAmount = Annotated[str, StringConstraints(pattern=SIGNED_AMOUNT_PATTERN, max_length=41)]
+CurrencyCode = Annotated[str, StringConstraints(pattern=CURRENCY_PATTERN)]
+Reference = Annotated[str, StringConstraints(max_length=140)]
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are refused, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MoneyIn(RequestModel):
+    """An amount as a decimal string, never a number, with no more decimals than the
+    currency has ("100.00" USD, "1500" JPY, "1.250" BHD)."""
+
+    amount: Amount = Field(examples=["100.00"])
+    currency: CurrencyCode = Field(examples=["USD"])
+
+    def to_money(self) -> Money:
+        return Money.parse(self.amount, self.currency)
+
+
+class MoneyOut(BaseModel):
+    amount: SignedAmount = Field(examples=["100.00"])
+    currency: CurrencyCode = Field(examples=["USD"])
+
+    @classmethod
+    def of(cls, minor: int, currency: str) -> MoneyOut:
+        return cls(amount=Money.of(minor, currency).amount_string(), currency=currency)
+
+    @classmethod
+    def from_money(cls, money: Money) -> MoneyOut:
+        return cls(amount=money.amount_string(), currency=money.currency.code)
+
+
+class Page[T](BaseModel):
+    items: list[T]
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+def encode_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ProblemError(400, "bad_cursor", "the cursor is not one this API gave out") from None

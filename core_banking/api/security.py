@@ -1,0 +1,128 @@
+"""Authentication and permissions for every route.
+
+A request authenticates with ``Authorization: Bearer <access token>`` (a user's session) or
+with an API key (``X-API-Key: nxk_…``, or as the bearer token). Every route that is not in
+PUBLIC_PATHS declares exactly one ``Requires(permission)`` dependency — or
+``Requires(AUTHENTICATED)`` for the few that any signed-in principal may call (who am I,
+log out). tests/test_security.py walks every route of the application to prove it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from core_banking.api.rate_limits import Budget, RateLimiter
+from core_banking.bootstrap import Nexum
+from core_banking.domain.commands import RequestContext
+from core_banking.domain.security import Permission, Principal, Unauthenticated
+
+PUBLIC_PATHS: Final = frozenset(
+    {
+        "/health",
+        "/health/live",
+        "/health/ready",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+        "/auth/login",
+        "/auth/setup",
+    }
+)
+
+AUTHENTICATED: Final = "authenticated"
+"""The requirement of routes any signed-in principal may call."""
+
+MONEY_PERMISSIONS: Final = frozenset(
+    {
+        Permission.TRANSACTIONS_DEPOSIT,
+        Permission.TRANSACTIONS_WITHDRAW,
+        Permission.TRANSACTIONS_TRANSFER,
+        Permission.TRANSACTIONS_REVERSE,
+        Permission.TRANSACTIONS_BATCH,
+        Permission.HOLDS_WRITE,
+    }
+)
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /auth/login")
+_api_key = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="A machine client's API key (nxk_…)"
+)
+
+
+def bank_of(request: Request) -> Nexum:
+    bank: Nexum = request.app.state.bank
+    return bank
+
+
+def limiter_of(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def client_of(request: Request) -> str:
+    address: str | None = getattr(request.state, "client_address", None)
+    return address or "unknown"
+
+
+async def current_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal:
+    bank, limiter = bank_of(request), limiter_of(request)
+    token = bearer.credentials if bearer is not None else None
+    try:
+        if api_key is not None:
+            principal = await bank.auth.principal_for_api_key(api_key)
+        elif token is not None and token.startswith("nxk_"):
+            principal = await bank.auth.principal_for_api_key(token)
+        elif token is not None:
+            principal = await bank.auth.principal_for_token(token)
+        else:
+            raise Unauthenticated("authentication required: a bearer token or an API key")
+    except Unauthenticated:
+        await limiter.spend(Budget.GLOBAL, f"address:{client_of(request)}")
+        raise
+    await limiter.spend(Budget.GLOBAL, principal.actor)
+    request.state.principal = principal
+    return principal
+
+
+class Requires:
+    """The dependency a route declares: the principal, having ``permission``."""
+
+    def __init__(self, permission: Permission | str) -> None:
+        self.permission = permission
+
+    async def __call__(
+        self, request: Request, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
+        if isinstance(self.permission, Permission):
+            principal.require(self.permission)
+            if self.permission in MONEY_PERMISSIONS:
+                await limiter_of(request).spend(Budget.TRANSACTIONS, principal.actor)
+        return principal
+
+    def __repr__(self) -> str:
+        return f"Requires({self.permission})"
+
+
+def context_of(request: Request, principal: Principal | None = None) -> RequestContext:
+    """Who is acting, from where, under which request id: what the services record."""
+    return RequestContext(
+        actor=principal.actor if principal is not None else f"anonymous:{client_of(request)}",
+        request_id=getattr(request.state, "request_id", None),
+        client_address=getattr(request.state, "client_address", None),
+    )
+
+
+async def limit_auth_attempts(request: Request) -> None:
+    """Login and set-up attempts per client address (NEXUM_RATE_LIMIT_AUTH)."""
+    await limiter_of(request).spend(Budget.AUTH, client_of(request))
+
+
+BankDep = Annotated[Nexum, Depends(bank_of)]

@@ -1,0 +1,1 @@
+"""Security adapters: password hashing, access tokens, API keys and field encryption."""
