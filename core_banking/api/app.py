@@ -23,6 +23,7 @@ from core_banking.api.rate_limits import RateLimiter
 from core_banking.api.routers import accounts, audit, auth, customers, transactions
 from core_banking.bootstrap import build, migration_manager
 from core_banking.config import Settings, get_config
+from core_banking.ports import Clock
 
 DESCRIPTION = """\
 Customers, deposit accounts, a double-entry ledger, payments and holds.
@@ -50,12 +51,14 @@ OPENAPI_TAGS = [
 ]
 
 
-def create_app(config: Settings | None = None) -> FastAPI:
+def create_app(config: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The application for ``config`` (``get_config()`` by default); ``clock`` lets tests
+    move time."""
     settings = config or get_config()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bank = build(settings)
+        bank = build(settings, clock=clock)
         if settings.auto_migrate:
             await migration_manager(settings, bank.storage).migrate_up_async()
         app.state.bank = bank
