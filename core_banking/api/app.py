@@ -21,6 +21,7 @@ from core_banking.api.health import router as health_router
 from core_banking.api.middleware import BodyLimit, Deadline, RequestContext
 from core_banking.api.rate_limits import RateLimiter
 from core_banking.api.routers import accounts, audit, auth, customers, transactions
+from core_banking.api.security import document_permissions
 from core_banking.bootstrap import build, migration_manager
 from core_banking.config import Settings, get_config
 from core_banking.ports import Clock
@@ -97,12 +98,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     )
     problems.install(app)
     app.include_router(health_router)
-    for router in (
-        auth.router,
-        customers.router,
-        accounts.router,
-        transactions.router,
-        audit.router,
-    ):
-        app.include_router(router)
+    for resource in (auth, customers, accounts, transactions, audit):
+        app.include_router(resource.router)
+    document_permissions(app)
     return app

@@ -9,10 +9,13 @@ log out). tests/test_security.py walks every route of the application to prove i
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from collections.abc import Iterator
+from typing import Annotated, Any, Final
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import BaseRoute
 
 from core_banking.api.rate_limits import Budget, RateLimiter
 from core_banking.bootstrap import Nexum
@@ -126,3 +129,53 @@ async def limit_auth_attempts(request: Request) -> None:
 
 
 BankDep = Annotated[Nexum, Depends(bank_of)]
+
+
+def requirement_of(route: APIRoute) -> Requires | None:
+    """The Requires dependency a route declares, wherever it sits in its dependencies."""
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        if isinstance(dependency.call, Requires):
+            return dependency.call
+        pending.extend(dependency.dependencies)
+    return None
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[str, frozenset[str], APIRoute]]:
+    """Every API route of the application as (full path, methods, route), through
+    included routers (FastAPI 0.16x keeps them nested)."""
+    for context in _route_contexts(app.routes):
+        route = getattr(context, "original_route", context)
+        if isinstance(route, APIRoute):
+            path = getattr(context, "path_format", None) or route.path_format
+            yield path, frozenset(route.methods or ()), route
+
+
+def _route_contexts(routes: list[BaseRoute]) -> Iterator[object]:
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before nested routers: the routes are already flat
+        yield from routes
+        return
+    yield from iter_route_contexts(routes)
+
+
+def document_permissions(app: FastAPI) -> None:
+    """Put each route's permission in the OpenAPI document as ``x-permission``."""
+    build_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build_schema()
+            for path, methods, route in api_routes(app):
+                requirement = requirement_of(route)
+                if requirement is None:
+                    continue
+                for method in methods:
+                    operation = schema["paths"][path][method.lower()]
+                    operation["x-permission"] = str(requirement.permission)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -27,7 +27,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -189,14 +189,19 @@ class MigrationManager:
 
     async def _seed_reference_data(self) -> None:
         """Reference data that follows the code rather than the schema history: the bank's
-        general-ledger accounts in every ISO 4217 currency, and the built-in roles.
-        Idempotent."""
+        general-ledger accounts in every ISO 4217 currency, and the built-in roles — each
+        once the schema reached has its table. Idempotent."""
         engine = self._engine()
         now = datetime.now(UTC)
         try:
             async with engine.begin() as conn:
-                await AccountRepository(conn).ensure_charts([c.code for c in all_currencies()], now)
-                await RoleRepository(conn).sync_builtin(now)
+                tables = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+                if "accounts" in tables:
+                    await AccountRepository(conn).ensure_charts(
+                        [c.code for c in all_currencies()], now
+                    )
+                if "roles" in tables:
+                    await RoleRepository(conn).sync_builtin(now)
         finally:
             await engine.dispose()
 

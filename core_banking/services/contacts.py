@@ -16,6 +16,8 @@ import phonenumbers
 
 from core_banking.domain.errors import InvalidInput
 
+MAX_LOCAL_PART_OCTETS = 64
+
 
 def clean_email(value: str | None) -> str | None:
     if value is None:
@@ -26,6 +28,11 @@ def clean_email(value: str | None) -> str | None:
         checked = email_validator.validate_email(value.strip(), check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
         raise InvalidInput(f"email: {exc}", field="email") from None
+    if len(checked.local_part.encode("utf-8")) > MAX_LOCAL_PART_OCTETS:
+        raise InvalidInput(
+            f"email: at most {MAX_LOCAL_PART_OCTETS} bytes before the @ (RFC 5321)",
+            field="email",
+        )
     return str(checked.normalized)
 
 

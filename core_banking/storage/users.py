@@ -77,11 +77,20 @@ class RoleRepository:
         )
 
     async def sync_builtin(self, now: datetime) -> None:
-        """Make the built-in roles exactly what the code defines (reference data)."""
-        for spec in DEFAULT_ROLES:
-            await self.save(
-                Role(spec.name, spec.description, spec.permissions, spec.amount_limit, True), now
-            )
+        """Make the built-in roles what the code defines (reference data): add or correct
+        the ones it defines, remove built-in roles it no longer defines unless someone still
+        holds them. Rows already right are not touched."""
+        defined = {
+            spec.name: Role(spec.name, spec.description, spec.permissions, spec.amount_limit, True)
+            for spec in DEFAULT_ROLES
+        }
+        stored = {role.name: role for role in await self.all()}
+        for name, role in defined.items():
+            if stored.get(name) != role:
+                await self.save(role, now)
+        for name, role in stored.items():
+            if role.builtin and name not in defined and not await self.holders(name):
+                await self.delete(name)
 
 
 class UserRepository:

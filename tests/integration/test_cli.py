@@ -26,7 +26,8 @@ from core_banking.storage import create_storage
 from core_banking.storage.schema import accounts
 from support.banking import CONTEXT, FakeClock, funded_account, key, money
 
-HEAD = "0001_ledger_core"
+REVISIONS = ("0001_ledger_core", "0002_security_and_pii")  # oldest first
+HEAD = REVISIONS[-1]
 NEXUM = Path(sys.executable).with_name("nexum")
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
@@ -87,14 +88,15 @@ def test_migrate_status_up_and_down(empty_url, tmp_path):
     assert lines(status.stdout) == [
         "current: (empty database)",
         f"head:    {HEAD}",
-        f"pending: {HEAD}",
+        "pending: 0001_ledger_core, 0002_security_and_pii",
     ]
 
     up = nexum("migrate", "up", url=empty_url, cwd=tmp_path)
     assert up.returncode == 0, up.stderr
     assert lines(up.stdout) == [
-        f"Applied: {HEAD}",
-        "1 migration(s) applied; the schema is at head.",
+        "Applied: 0001_ledger_core",
+        "Applied: 0002_security_and_pii",
+        "2 migration(s) applied; the schema is at head.",
     ]
     assert MigrationManager(empty_url).status().is_current
 
@@ -106,11 +108,19 @@ def test_migrate_status_up_and_down(empty_url, tmp_path):
         "pending: none; the schema is current",
     ]
 
+    # one step by default
     down = nexum("migrate", "down", url=empty_url, cwd=tmp_path)
     assert down.returncode == 0, down.stderr
-    assert lines(down.stdout) == [f"Undone: {HEAD}", "1 migration(s) undone."]
+    assert lines(down.stdout) == ["Undone: 0002_security_and_pii", "1 migration(s) undone."]
     after = MigrationManager(empty_url).status()
-    assert (after.current, after.pending) == (None, (HEAD,))
+    assert (after.current, after.pending) == ("0001_ledger_core", ("0002_security_and_pii",))
+
+    # the rest, to base
+    down = nexum("migrate", "down", "base", url=empty_url, cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert lines(down.stdout) == ["Undone: 0001_ledger_core", "1 migration(s) undone."]
+    after = MigrationManager(empty_url).status()
+    assert (after.current, after.pending) == (None, REVISIONS)
 
 
 async def test_verify_passes_a_clean_ledger_and_names_the_first_violation(empty_url, tmp_path):

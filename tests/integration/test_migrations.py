@@ -1,7 +1,9 @@
 """Schema migrations through MigrationManager, on SQLite and on PostgreSQL: status, up, down
-and up again; the migrated schema against ``core_banking.storage.schema.metadata``; the
-reference data migrate_up seeds; concurrent migrators; and the deployment guide's migration
-snippets, run verbatim the way an operator runs them."""
+(one step, and to base) and up again; the migrated schema against
+``core_banking.storage.schema.metadata``, and the schema one step down against the first
+revision's own; the reference data migrate_up seeds (the GL chart, the built-in roles);
+concurrent migrators; and the deployment guide's migration snippets, run verbatim the way an
+operator runs them."""
 
 from __future__ import annotations
 
@@ -10,14 +12,18 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import CheckConstraint, inspect, text
+from sqlalchemy import CheckConstraint, Enum, Executable, delete, inspect, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -26,6 +32,7 @@ from sqlalchemy.pool import NullPool
 from core_banking.domain.audit import AUDIT_SHARDS, genesis_hash
 from core_banking.domain.chart import CHART, gl_account_id
 from core_banking.domain.money import all_currencies
+from core_banking.domain.security import DEFAULT_ROLES
 from core_banking.migrations import MigrationManager
 from core_banking.storage import (
     PostgreSQLStorage,
@@ -33,14 +40,48 @@ from core_banking.storage import (
     UnsupportedDatabase,
     create_storage,
 )
-from core_banking.storage.schema import metadata
+from core_banking.storage.schema import customers, metadata, roles
+from core_banking.storage.sqlite import configure_sqlite_engine
 from core_banking.storage.urls import async_url
 from core_banking.storage.verification import verify_ledger
-from support.databases import create_postgres_database, drop_postgres_database
+from support.databases import create_postgres_database, drop_postgres_database, sqlite_url
 
-HEAD = "0001_ledger_core"
+REVISIONS = ("0001_ledger_core", "0002_security_and_pii")  # oldest first
+HEAD = REVISIONS[-1]
 _APPEND_ONLY = ("journal_entries", "journal_lines", "audit_events")
-LEDGER_TABLES = set(metadata.tables)
+_MIGRATIONS_DIRECTORY = Path(__file__).resolve().parents[2] / "core_banking" / "migrations"
+
+# The tables each revision creates.
+LEDGER_TABLES = {
+    "customers",
+    "accounts",
+    "journal_entries",
+    "journal_lines",
+    "holds",
+    "idempotency_keys",
+    "audit_chain_heads",
+    "audit_events",
+}
+SECURITY_TABLES = {
+    "roles",
+    "users",
+    "user_roles",
+    "sessions",
+    "api_keys",
+    "http_idempotency",
+    "customer_name_tokens",
+}
+ALL_TABLES = LEDGER_TABLES | SECURITY_TABLES
+
+# The built-in roles' amount limits as the roles table stores them: text, NULL for none.
+BUILTIN_AMOUNT_LIMITS = {
+    "admin": None,
+    "auditor": "0",
+    "customer_service": "0",
+    "loan_officer": "250000.00",
+    "manager": None,
+    "teller": "10000.00",
+}
 
 # The deployment guide's migration snippets, verbatim (Development Setup and Production
 # Deployment, "Run production migrations"), each run as `python -c "<snippet>"`.
@@ -90,7 +131,7 @@ def empty_url(backend: str, request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def migrated_url(empty_url: str) -> str:
-    assert MigrationManager(empty_url).migrate_up() == [HEAD]
+    assert MigrationManager(empty_url).migrate_up() == list(REVISIONS)
     return empty_url
 
 
@@ -102,6 +143,18 @@ async def other_postgres_url() -> AsyncIterator[str]:
         yield url
     finally:
         await drop_postgres_database(url)
+
+
+@pytest.fixture
+def reference_url(
+    backend: str, empty_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> str:
+    """A second empty database on the backend under test (after empty_url, which skips or
+    fails the test when PostgreSQL cannot be reached)."""
+    if backend == "sqlite":
+        return sqlite_url(tmp_path, "reference.db")
+    url: str = request.getfixturevalue("other_postgres_url")
+    return url
 
 
 async def inspect_database(url: str, work: Any) -> Any:
@@ -118,8 +171,106 @@ async def query(url: str, sql: str) -> list[Any]:
     return await inspect_database(url, lambda conn: conn.execute(text(sql)).all())
 
 
+async def execute(url: str, *statements: Executable) -> None:
+    """Run ``statements`` in one committed transaction."""
+    engine = create_async_engine(async_url(url), poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            for statement in statements:
+                await conn.execute(statement)
+    finally:
+        await engine.dispose()
+
+
+def _alembic_upgrade(conn: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS_DIRECTORY))
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
+
+
+async def upgrade_with_alembic_only(url: str, revision: str) -> None:
+    """Alembic's own upgrade to ``revision``, without MigrationManager and its reference
+    data: the independent yardstick a downgraded schema is compared with."""
+    engine = create_async_engine(async_url(url), poolclass=NullPool)
+    if engine.dialect.name == "sqlite":
+        configure_sqlite_engine(engine, busy_timeout_ms=30_000)
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(_alembic_upgrade, revision)
+            await conn.commit()
+    finally:
+        await engine.dispose()
+
+
 def table_names(conn: Connection) -> set[str]:
     return set(inspect(conn).get_table_names())
+
+
+def schema_snapshot(conn: Connection) -> dict[str, Any]:
+    """Everything of Nexum's in the schema, as comparable values: per table its columns (in
+    order, with type, nullability, server default and comment), primary key, foreign keys,
+    indexes, unique and CHECK constraints; on PostgreSQL also the enum types with their
+    labels, the functions and the triggers; on SQLite the triggers."""
+    inspector = inspect(conn)
+    tables: dict[str, Any] = {}
+    for table in sorted(inspector.get_table_names()):
+        if table == "alembic_version":
+            continue
+        tables[table] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], c.get("default"), c.get("comment"))
+                for c in inspector.get_columns(table)
+            ],
+            "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign_keys": sorted(
+                (
+                    str(fk["name"]),
+                    tuple(fk["constrained_columns"]),
+                    fk["referred_table"],
+                    tuple(fk["referred_columns"]),
+                )
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            "indexes": sorted(
+                (str(ix["name"]), tuple(map(str, ix["column_names"])), ix["unique"])
+                for ix in inspector.get_indexes(table)
+            ),
+            "unique": sorted(
+                (str(uq["name"]), tuple(uq["column_names"]))
+                for uq in inspector.get_unique_constraints(table)
+            ),
+            "checks": sorted(
+                (str(ck["name"]), ck["sqltext"]) for ck in inspector.get_check_constraints(table)
+            ),
+        }
+    snapshot: dict[str, Any] = {"tables": tables}
+    if conn.dialect.name == "postgresql":
+        snapshot["enum_types"] = dict(conn.execute(text(_PG_ENUM_TYPES)).all())
+        snapshot["functions"] = sorted(
+            conn.execute(text("SELECT proname FROM pg_proc WHERE proname LIKE 'nexum%'")).all()
+        )
+        snapshot["triggers"] = sorted(
+            conn.execute(
+                text(
+                    "SELECT tgname, tgrelid::regclass::text, pg_get_triggerdef(oid)"
+                    " FROM pg_trigger WHERE NOT tgisinternal"
+                )
+            ).all()
+        )
+    else:
+        snapshot["triggers"] = sorted(
+            conn.execute(
+                text("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
+            ).all()
+        )
+    return snapshot
+
+
+_PG_ENUM_TYPES = (
+    "SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder)"
+    " FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname"
+)
 
 
 def environment_with(url: str, **extra: str) -> dict[str, str]:
@@ -133,30 +284,36 @@ def environment_with(url: str, **extra: str) -> dict[str, str]:
 # --- status, up, down -----------------------------------------------------------------------
 
 
-def test_status_of_an_empty_database_shows_the_migration_pending(empty_url):
+def test_the_tables_are_those_of_the_metadata():
+    assert set(metadata.tables) == ALL_TABLES
+    assert not LEDGER_TABLES & SECURITY_TABLES
+
+
+def test_status_of_an_empty_database_shows_every_migration_pending(empty_url):
     status = MigrationManager(empty_url).status()
     assert status.current is None
     assert status.head == HEAD
-    assert status.pending == (HEAD,)
+    assert status.pending == REVISIONS
     assert not status.is_current
 
 
-async def test_migrate_up_applies_the_migration_once(empty_url):
+async def test_migrate_up_applies_the_migrations_once_in_order(empty_url):
     manager = MigrationManager(empty_url)
-    assert manager.migrate_up() == [HEAD]
+    assert manager.migrate_up() == list(REVISIONS)
     status = manager.status()
     assert (status.current, status.pending, status.is_current) == (HEAD, (), True)
     assert manager.migrate_up() == []
-    assert await inspect_database(empty_url, table_names) == LEDGER_TABLES | {"alembic_version"}
+    assert await inspect_database(empty_url, table_names) == ALL_TABLES | {"alembic_version"}
     assert await query(empty_url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
-async def test_migrate_down_leaves_no_tables(empty_url, backend):
+async def test_migrate_down_to_base_leaves_no_tables(empty_url, backend):
     manager = MigrationManager(empty_url)
     assert manager.migrate_down() == []  # nothing to undo on an empty database
-    assert manager.migrate_up() == [HEAD]
+    assert manager.migrate_down("base") == []
+    assert manager.migrate_up() == list(REVISIONS)
 
-    assert manager.migrate_down() == [HEAD]
+    assert manager.migrate_down("base") == list(reversed(REVISIONS))  # newest first
 
     # Alembic keeps its own bookkeeping table, emptied; nothing of Nexum's remains.
     assert await inspect_database(empty_url, table_names) == {"alembic_version"}
@@ -166,33 +323,117 @@ async def test_migrate_down_leaves_no_tables(empty_url, backend):
             empty_url, "SELECT proname FROM pg_proc WHERE proname LIKE 'nexum%'"
         )
         assert functions == []
+        enum_types = await query(empty_url, "SELECT typname FROM pg_type WHERE typtype = 'e'")
+        assert enum_types == []
     else:
         triggers = await query(empty_url, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
         assert triggers == []
     status = manager.status()
-    assert (status.current, status.pending) == (None, (HEAD,))
+    assert (status.current, status.pending) == (None, REVISIONS)
     assert manager.migrate_down() == []
+    assert manager.migrate_down("base") == []
+
+
+async def test_migrate_down_undoes_one_step_leaving_the_first_revisions_schema(
+    empty_url, reference_url
+):
+    """One step down from head is the schema of 0001_ledger_core exactly, compared with a
+    database Alembic alone brought to that revision; the ledger's rows survive it."""
+    manager = MigrationManager(empty_url)
+    assert manager.migrate_up() == list(REVISIONS)
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    customer_id = UUID("0194e3a0-0000-7000-8000-0000000000c1")
+    await execute(
+        empty_url,
+        customers.insert().values(
+            id=customer_id,
+            given_name="Ada",
+            family_name="Lovelace",
+            email="ada@example.com",
+            phone="+441234567890",
+            date_of_birth="1815-12-10",
+            status="active",
+            kyc_status="verified",
+            kyc_tier=2,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+
+    assert manager.migrate_down() == ["0002_security_and_pii"]
+
+    assert await inspect_database(empty_url, table_names) == LEDGER_TABLES | {"alembic_version"}
+    assert await query(empty_url, "SELECT version_num FROM alembic_version") == [
+        ("0001_ledger_core",)
+    ]
+    status = manager.status()
+    assert (status.current, status.pending) == ("0001_ledger_core", ("0002_security_and_pii",))
+    await upgrade_with_alembic_only(reference_url, "0001_ledger_core")
+    assert await inspect_database(empty_url, schema_snapshot) == await inspect_database(
+        reference_url, schema_snapshot
+    )
+    assert await query(
+        empty_url, "SELECT given_name, family_name, email, phone, status FROM customers"
+    ) == [("Ada", "Lovelace", "ada@example.com", "+441234567890", "active")]
+    [(gl_accounts,)] = await query(empty_url, "SELECT COUNT(*) FROM accounts")
+    assert gl_accounts == len(CHART) * len(all_currencies())
+
+    # and back up: the missing step only
+    assert manager.migrate_up() == ["0002_security_and_pii"]
+    assert manager.status().is_current
+    assert await inspect_database(empty_url, _schema_differences) == []
+    assert await query(
+        empty_url, "SELECT given_name, family_name, kyc_status, kyc_tier FROM customers"
+    ) == [("Ada", "Lovelace", "pending", 0)]
+
+
+async def test_migrate_down_step_by_step_and_to_a_named_revision(empty_url):
+    manager = MigrationManager(empty_url)
+    assert manager.migrate_up() == list(REVISIONS)
+    assert manager.migrate_down("0001_ledger_core") == ["0002_security_and_pii"]
+    assert manager.status().current == "0001_ledger_core"
+    assert manager.migrate_up() == ["0002_security_and_pii"]
+
+    assert manager.migrate_down() == ["0002_security_and_pii"]
+    assert manager.migrate_down() == ["0001_ledger_core"]
+    assert manager.migrate_down() == []
+    assert manager.status().current is None
+    assert await inspect_database(empty_url, table_names) == {"alembic_version"}
 
 
 async def test_migrate_up_works_again_after_migrate_down(empty_url):
     manager = MigrationManager(empty_url)
-    assert manager.migrate_up() == [HEAD]
-    assert manager.migrate_down("base") == [HEAD]
+    assert manager.migrate_up() == list(REVISIONS)
+    assert manager.migrate_down("base") == list(reversed(REVISIONS))
 
-    assert manager.migrate_up() == [HEAD]
+    assert manager.migrate_up() == list(REVISIONS)
 
     assert manager.status().is_current
-    assert await inspect_database(empty_url, table_names) == LEDGER_TABLES | {"alembic_version"}
+    assert await inspect_database(empty_url, table_names) == ALL_TABLES | {"alembic_version"}
     [(count,)] = await query(empty_url, "SELECT COUNT(*) FROM audit_chain_heads")
     assert count == AUDIT_SHARDS
+    assert await query(empty_url, "SELECT name FROM roles ORDER BY name") == [
+        (name,) for name in sorted(BUILTIN_AMOUNT_LIMITS)
+    ]
+    assert await inspect_database(empty_url, _schema_differences) == []
+
+
+async def test_migrate_up_to_an_earlier_revision_stops_there(empty_url):
+    """Reference data is seeded for the tables the revision reached has, and no others."""
+    manager = MigrationManager(empty_url)
+    assert manager.migrate_up("0001_ledger_core") == ["0001_ledger_core"]
+    assert manager.status().current == "0001_ledger_core"
+    [(gl_accounts,)] = await query(empty_url, "SELECT COUNT(*) FROM accounts")
+    assert gl_accounts == len(CHART) * len(all_currencies())
+    assert manager.migrate_up() == ["0002_security_and_pii"]
 
 
 async def test_migrate_up_and_status_work_inside_a_running_event_loop(empty_url):
     """The server migrates at start-up from inside its event loop: the synchronous API runs
     on a worker thread with a loop of its own, and the async variants are awaitable."""
     manager = MigrationManager(empty_url)
-    assert (await manager.status_async()).pending == (HEAD,)
-    assert manager.migrate_up() == [HEAD]
+    assert (await manager.status_async()).pending == REVISIONS
+    assert manager.migrate_up() == list(REVISIONS)
     assert await manager.migrate_up_async() == []
     assert (await manager.status_async()).is_current
 
@@ -211,7 +452,7 @@ def _check_constraints(conn: Connection) -> dict[str, set[str]]:
     inspector = inspect(conn)
     return {
         table: {str(check["name"]) for check in inspector.get_check_constraints(table)}
-        for table in LEDGER_TABLES
+        for table in ALL_TABLES
     }
 
 
@@ -250,6 +491,14 @@ async def test_the_migrated_schema_matches_the_metadata(migrated_url, backend):
             )
         )
         assert options == {"accounts": ["fillfactor=70"], "audit_chain_heads": ["fillfactor=50"]}
+        # the enum types, each with exactly the metadata's values in order
+        enum_types = dict(await query(migrated_url, _PG_ENUM_TYPES))
+        assert enum_types == {
+            str(column.type.name): list(column.type.enums)
+            for table in metadata.tables.values()
+            for column in table.columns
+            if isinstance(column.type, Enum)
+        }
     else:
         [(partial,)] = await query(
             migrated_url,
@@ -322,6 +571,92 @@ async def test_migrate_up_again_does_not_duplicate_the_chart(migrated_url):
     assert count == len(CHART) * len(all_currencies())
 
 
+async def _builtin_role_rows(url: str) -> list[tuple[Any, ...]]:
+    """Every role, ordered by name: (name, description, permissions, amount_limit, builtin,
+    created_at); updated_at is left out, as every sync rewrites it."""
+
+    def read(conn: Connection) -> list[tuple[Any, ...]]:
+        statement = select(
+            roles.c.name,
+            roles.c.description,
+            roles.c.permissions,
+            roles.c.amount_limit,
+            roles.c.builtin,
+            roles.c.created_at,
+        ).order_by(roles.c.name)
+        return [tuple(row) for row in conn.execute(statement)]
+
+    rows: list[tuple[Any, ...]] = await inspect_database(url, read)
+    return rows
+
+
+def _expected_builtin_roles() -> list[tuple[Any, ...]]:
+    """(name, description, permissions, amount_limit, builtin) of DEFAULT_ROLES, by name."""
+    return [
+        (
+            spec.name,
+            spec.description,
+            sorted(permission.value for permission in spec.permissions),
+            None if spec.amount_limit is None else str(spec.amount_limit),
+            True,
+        )
+        for spec in sorted(DEFAULT_ROLES, key=lambda spec: spec.name)
+    ]
+
+
+async def test_migrate_up_seeds_exactly_the_builtin_roles(migrated_url):
+    rows = await _builtin_role_rows(migrated_url)
+    assert [row[:5] for row in rows] == _expected_builtin_roles()
+    # amount limits are stored as text in major units, NULL for no limit
+    assert await query(migrated_url, "SELECT name, amount_limit FROM roles ORDER BY name") == (
+        sorted(BUILTIN_AMOUNT_LIMITS.items())
+    )
+    assert {spec.name: spec.amount_limit for spec in DEFAULT_ROLES} == {
+        name: None if limit is None else Decimal(limit)
+        for name, limit in BUILTIN_AMOUNT_LIMITS.items()
+    }
+    assert all(isinstance(row[5], datetime) and row[5].tzinfo is not None for row in rows)
+
+    # migrate_up again: nothing applied, the roles unchanged
+    assert MigrationManager(migrated_url).migrate_up() == []
+    assert await _builtin_role_rows(migrated_url) == rows
+
+
+async def test_migrate_up_restores_the_builtin_roles_and_keeps_custom_ones(migrated_url):
+    """Built-in roles follow the code: an edited one is put back, a deleted one comes back;
+    a role of the bank's own is left alone."""
+    rows = await _builtin_role_rows(migrated_url)
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    custom = {
+        "name": "branch_clerk",
+        "description": "Reads customers.",
+        "permissions": ["customers:read"],
+        "amount_limit": "5.00",
+        "builtin": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await execute(
+        migrated_url,
+        update(roles)
+        .where(roles.c.name == "teller")
+        .values(permissions=["audit:read"], amount_limit="99999999.00", description="edited"),
+        delete(roles).where(roles.c.name == "auditor"),
+        roles.insert().values(**custom),
+    )
+
+    assert MigrationManager(migrated_url).migrate_up() == []
+
+    after = await _builtin_role_rows(migrated_url)
+    builtin = [row for row in after if row[4]]
+    assert [row[:5] for row in builtin] == _expected_builtin_roles()
+    unchanged = {row[0]: row for row in rows if row[0] != "auditor"}
+    assert {row[0]: row for row in builtin if row[0] != "auditor"} == unchanged
+    assert [row for row in after if not row[4]] == [
+        ("branch_clerk", "Reads customers.", ["customers:read"], "5.00", False, now)
+    ]
+
+
 async def test_there_are_audit_shards_chains_each_at_its_genesis(migrated_url, backend):
     heads = await query(
         migrated_url, "SELECT shard, seq, head_hash FROM audit_chain_heads ORDER BY shard"
@@ -366,13 +701,16 @@ async def test_concurrent_migrate_up_applies_the_schema_once(tmp_postgres_url):
     assert not any(thread.is_alive() for thread in threads)
 
     assert failures == []
-    assert sorted(results) == [[], [HEAD]]
+    assert sorted(results) == [[], list(REVISIONS)]
     assert await query(tmp_postgres_url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
     assert await query(tmp_postgres_url, "SELECT COUNT(*) FROM audit_chain_heads") == [
         (AUDIT_SHARDS,)
     ]
     assert await query(tmp_postgres_url, "SELECT COUNT(*) FROM accounts") == [
         (len(CHART) * len(all_currencies()),)
+    ]
+    assert await query(tmp_postgres_url, "SELECT name FROM roles ORDER BY name") == [
+        (name,) for name in sorted(BUILTIN_AMOUNT_LIMITS)
     ]
     assert MigrationManager(tmp_postgres_url).status().is_current
 
@@ -412,7 +750,7 @@ def test_the_guides_migration_snippets_work_verbatim(
     assert MigrationManager(tmp_postgres_url).status().is_current
 
     assert production.returncode == 0, production_err
-    assert production_out.splitlines() == [f"Applied: {HEAD}"]
+    assert production_out.splitlines() == [f"Applied: {revision}" for revision in REVISIONS]
     assert MigrationManager(other_postgres_url).status().is_current
 
     assert not list(tmp_path.iterdir())  # nothing written where the operator stands

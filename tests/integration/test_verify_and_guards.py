@@ -77,7 +77,7 @@ def own_url(backend: str, request: pytest.FixtureRequest) -> str:
     url: str = request.getfixturevalue(
         "tmp_sqlite_url" if backend == "sqlite" else "tmp_postgres_url"
     )
-    assert migrate(url) == ["0001_ledger_core"]
+    assert migrate(url) == ["0001_ledger_core", "0002_security_and_pii"]
     return url
 
 

@@ -33,6 +33,8 @@ STRONG_SECRET = "k" * 40
 KEY_BYTES = b"\xfb\xff" * 16
 STANDARD_KEY = base64.b64encode(KEY_BYTES).decode()
 URLSAFE_KEY = base64.urlsafe_b64encode(KEY_BYTES).decode()
+OTHER_KEY_BYTES = bytes(range(32))
+OTHER_KEY = base64.b64encode(OTHER_KEY_BYTES).decode()
 ALL_ENV_NAMES = {env_var_name(name) for name in Settings.model_fields}
 
 
@@ -72,11 +74,13 @@ GUIDE_DEFAULTS: dict[str, object] = {
     "encryption_enabled": False,
     "encryption_master_key": None,
     "encryption_provider": EncryptionProvider.FERNET,
+    "encryption_previous_keys": None,
     "enable_rate_limiting": True,
     "rate_limit_global": 1000,
     "rate_limit_auth": 10,
     "rate_limit_transactions": 500,
     "cors_origins": ["*"],
+    "trusted_proxies": [],
     "log_level": LogLevel.INFO,
     "log_format": LogFormat.JSON,
     "log_file": None,
@@ -152,6 +156,11 @@ PARSED: list[tuple[str, str, object]] = [
     ("NEXUM_ENCRYPTION_ENABLED", "false", False),
     ("NEXUM_ENCRYPTION_MASTER_KEY", URLSAFE_KEY, SecretStr(URLSAFE_KEY)),
     ("NEXUM_ENCRYPTION_PROVIDER", "aesgcm", EncryptionProvider.AESGCM),
+    (
+        "NEXUM_ENCRYPTION_PREVIOUS_KEYS",
+        f"{OTHER_KEY},{URLSAFE_KEY}",
+        SecretStr(f"{OTHER_KEY},{URLSAFE_KEY}"),
+    ),
     ("NEXUM_ENABLE_RATE_LIMITING", "false", False),
     ("NEXUM_RATE_LIMIT_GLOBAL", "1000000", 1_000_000),
     ("NEXUM_RATE_LIMIT_AUTH", "5", 5),
@@ -160,6 +169,11 @@ PARSED: list[tuple[str, str, object]] = [
         "NEXUM_CORS_ORIGINS",
         "https://a.example, https://b.example",
         ["https://a.example", "https://b.example"],
+    ),
+    (
+        "NEXUM_TRUSTED_PROXIES",
+        "10.0.0.0/8, 192.168.1.10,2001:db8::1",
+        ["10.0.0.0/8", "192.168.1.10", "2001:db8::1"],
     ),
     ("NEXUM_LOG_LEVEL", "debug", LogLevel.DEBUG),
     ("NEXUM_LOG_FORMAT", "text", LogFormat.TEXT),
@@ -239,6 +253,13 @@ def test_blank_master_key_means_none() -> None:
     assert settings.master_key_bytes() is None
 
 
+@pytest.mark.parametrize("raw", ["", "   "])
+def test_blank_previous_keys_mean_none(raw: str) -> None:
+    settings = load_config({"NEXUM_ENCRYPTION_PREVIOUS_KEYS": raw})
+    assert settings.encryption_previous_keys is None
+    assert settings.previous_key_bytes() == []
+
+
 def test_money_limits_stay_decimal() -> None:
     settings = load_config(
         {
@@ -287,6 +308,38 @@ def test_json_that_is_not_a_list_of_strings_is_refused(raw: str) -> None:
     assert "NEXUM_KAFKA_BOOTSTRAP_SERVERS" in str(_error({"NEXUM_KAFKA_BOOTSTRAP_SERVERS": raw}))
 
 
+# --- trusted proxies ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("10.0.0.0/8", ["10.0.0.0/8"]),
+        ("192.168.1.10", ["192.168.1.10"]),
+        ("::1", ["::1"]),
+        ("2001:db8::/32", ["2001:db8::/32"]),
+        (
+            " 10.0.0.0/8 , 172.16.0.1,, fd00::/8, 2001:db8::7 ",
+            ["10.0.0.0/8", "172.16.0.1", "fd00::/8", "2001:db8::7"],
+        ),
+        ('["10.1.2.3", " ::ffff:10.1.2.3 "]', ["10.1.2.3", "::ffff:10.1.2.3"]),
+        ("", []),
+        ("  ", []),
+        ("[]", []),
+    ],
+)
+def test_trusted_proxies_are_addresses_or_networks(raw: str, expected: list[str]) -> None:
+    assert load_config({"NEXUM_TRUSTED_PROXIES": raw}).trusted_proxies == expected
+
+
+def test_a_proxy_that_is_not_an_address_is_refused_naming_it() -> None:
+    error = _error({"NEXUM_TRUSTED_PROXIES": "10.0.0.1, proxy.internal"})
+    assert error.problems == (
+        "NEXUM_TRUSTED_PROXIES: 'proxy.internal' is not an IP address or network "
+        "(got '10.0.0.1, proxy.internal')",
+    )
+
+
 # --- bad values -----------------------------------------------------------------------------
 
 BAD_VALUES: list[tuple[str, str]] = [
@@ -332,6 +385,13 @@ BAD_VALUES: list[tuple[str, str]] = [
     ("NEXUM_MAX_DAILY_TRANSACTION_LIMIT", "\u0661\u0660"),  # Arabic-Indic digits, not ASCII
     ("NEXUM_MIN_ACCOUNT_BALANCE", "-0.01"),
     ("NEXUM_MIN_ACCOUNT_BALANCE", "1e2"),
+    ("NEXUM_TRUSTED_PROXIES", "proxy.internal"),
+    ("NEXUM_TRUSTED_PROXIES", "10.0.0.0/33"),
+    ("NEXUM_TRUSTED_PROXIES", "256.1.1.1"),
+    ("NEXUM_TRUSTED_PROXIES", "2001:db8::g"),
+    ("NEXUM_TRUSTED_PROXIES", "*"),
+    ("NEXUM_TRUSTED_PROXIES", "[1]"),
+    ("NEXUM_ENCRYPTION_PREVIOUS_KEYS", "short"),
 ]
 
 
@@ -392,6 +452,9 @@ def test_config_error_is_a_value_error() -> None:
         {"NEXUM_ENVIRONMENT": "staging", "NEXUM_JWT_SECRET": "hunter2-is-a-short-secret"},
         {"NEXUM_ENCRYPTION_MASTER_KEY": "hunter2-is-not-base64!!"},
         {"NEXUM_ENCRYPTION_MASTER_KEY": base64.b64encode(b"hunter2-16-bytes").decode()},
+        {"NEXUM_ENCRYPTION_PREVIOUS_KEYS": "hunter2-is-not-base64!!"},
+        {"NEXUM_ENCRYPTION_PREVIOUS_KEYS": base64.b64encode(b"hunter2-16-bytes").decode()},
+        {"NEXUM_ENCRYPTION_PREVIOUS_KEYS": f"{OTHER_KEY},hunter2-is-not-base64"},
         {"NEXUM_DATABASE_REPLICA_URLS": '["postgresql://u:hunter2@db/x", 5]'},
         {"NEXUM_JWT_SECRET": ""},
     ],
@@ -414,10 +477,15 @@ def test_default_secret_is_not_echoed() -> None:
 
 def test_secret_is_masked_in_repr() -> None:
     settings = load_config(
-        {"NEXUM_JWT_SECRET": STRONG_SECRET, "NEXUM_ENCRYPTION_MASTER_KEY": URLSAFE_KEY}
+        {
+            "NEXUM_JWT_SECRET": STRONG_SECRET,
+            "NEXUM_ENCRYPTION_MASTER_KEY": URLSAFE_KEY,
+            "NEXUM_ENCRYPTION_PREVIOUS_KEYS": OTHER_KEY,
+        }
     )
     assert STRONG_SECRET not in repr(settings)
     assert URLSAFE_KEY not in repr(settings)
+    assert OTHER_KEY not in repr(settings)
 
 
 # --- strict environments --------------------------------------------------------------------
@@ -561,6 +629,55 @@ def test_master_key_without_encryption_is_still_checked() -> None:
     assert "NEXUM_ENCRYPTION_MASTER_KEY" in str(
         _error({"NEXUM_ENCRYPTION_ENABLED": "false", "NEXUM_ENCRYPTION_MASTER_KEY": "short"})
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (STANDARD_KEY, [KEY_BYTES]),
+        (URLSAFE_KEY.rstrip("="), [KEY_BYTES]),
+        (f"{OTHER_KEY},{URLSAFE_KEY}", [OTHER_KEY_BYTES, KEY_BYTES]),
+        (f" {URLSAFE_KEY} ,  {OTHER_KEY} ", [KEY_BYTES, OTHER_KEY_BYTES]),
+        (f"{OTHER_KEY},{STANDARD_KEY},{OTHER_KEY}", [OTHER_KEY_BYTES, KEY_BYTES, OTHER_KEY_BYTES]),
+    ],
+)
+def test_previous_keys_decode_to_32_bytes_each_in_order(raw: str, expected: list[bytes]) -> None:
+    settings = load_config({"NEXUM_ENCRYPTION_PREVIOUS_KEYS": raw})
+    assert settings.encryption_previous_keys == SecretStr(raw)
+    assert settings.previous_key_bytes() == expected
+
+
+def test_previous_keys_need_no_current_key_or_encryption() -> None:
+    settings = load_config({"NEXUM_ENCRYPTION_PREVIOUS_KEYS": OTHER_KEY})
+    assert not settings.encryption_enabled
+    assert settings.master_key_bytes() is None
+    assert settings.previous_key_bytes() == [OTHER_KEY_BYTES]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        base64.b64encode(b"k" * 16).decode(),
+        base64.b64encode(b"k" * 31).decode(),
+        base64.b64encode(b"k" * 33).decode(),
+        base64.b64encode(b"k" * 64).decode(),
+        "not base64 at all!",
+        STANDARD_KEY[:-2] + "é=",
+        f"{OTHER_KEY},{base64.b64encode(b'k' * 16).decode()}",
+        f"{base64.b64encode(b'k' * 31).decode()},{OTHER_KEY}",
+    ],
+)
+def test_bad_previous_key_refused_without_echoing_any_key(raw: str) -> None:
+    error = _error({"NEXUM_ENCRYPTION_PREVIOUS_KEYS": raw})
+    assert len(error.problems) == 1
+    problem = error.problems[0]
+    assert problem.startswith("NEXUM_ENCRYPTION_PREVIOUS_KEYS: ")
+    assert "32 bytes" in problem
+    assert problem.endswith("(value hidden)")
+    text = str(error)
+    assert raw not in text
+    for key in raw.split(","):
+        assert key not in text
 
 
 # --- get_config and the process environment -------------------------------------------------
