@@ -12,7 +12,7 @@ from datetime import timedelta
 from core_banking.config import Settings, get_config
 from core_banking.domain.policy import BusinessPolicy
 from core_banking.migrations import MigrationManager
-from core_banking.ports import Clock, SystemClock
+from core_banking.ports import Clock, SystemClock, Telemetry
 from core_banking.security import api_keys
 from core_banking.security.encryption import FieldCipher
 from core_banking.security.passwords import Argon2Passwords
@@ -62,7 +62,7 @@ def cipher_from(config: Settings) -> FieldCipher:
     return FieldCipher(None, config.encryption_provider.value, [*previous, *filter(None, [master])])
 
 
-def storage_from(config: Settings) -> Storage:
+def storage_from(config: Settings, telemetry: Telemetry | None = None) -> Storage:
     return create_storage(
         config.database_url,
         pool_size=config.database_pool_size,
@@ -71,6 +71,7 @@ def storage_from(config: Settings) -> Storage:
         echo=config.database_echo,
         audit_enabled=config.enable_audit_logging,
         cipher=cipher_from(config),
+        telemetry=telemetry,
     )
 
 
@@ -111,17 +112,18 @@ def build(
     *,
     storage: Storage | None = None,
     clock: Clock | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Nexum:
     """Wire a bank from configuration (``get_config()`` by default)."""
     config = config or get_config()
-    storage = storage or storage_from(config)
+    storage = storage or storage_from(config, telemetry)
     clock = clock or SystemClock()
     policy = policy_from(config)
     return Nexum(
         config=config,
         storage=storage,
         clock=clock,
-        ledger=LedgerService(storage, clock, policy),
+        ledger=LedgerService(storage, clock, policy, telemetry),
         holds=HoldService(storage, clock, policy),
         accounts=AccountService(storage, clock),
         customers=CustomerService(storage, clock),

@@ -357,6 +357,11 @@ class Settings(BaseSettings):
         description="Comma-separated addresses or networks of reverse proxies whose "
         "X-Forwarded-For is believed; empty: the connection's address is the client's.",
     )
+    metrics_allowed_networks: CommaSeparatedList = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Comma-separated addresses or networks that may read /metrics without "
+        "credentials; from anywhere else it needs the metrics:read permission.",
+    )
 
     # --- logging ---
     log_level: Annotated[LogLevel, _normalise_case(upper=True)] = Field(
@@ -466,7 +471,7 @@ class Settings(BaseSettings):
                 _decode_master_key(key.strip())
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allowed_networks")
     @classmethod
     def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
         for entry in value:

@@ -6,7 +6,7 @@ implements them for PostgreSQL and SQLite; tests can implement them with fakes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, TypeVar
@@ -92,6 +92,34 @@ class AuditQuery:
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+class Telemetry(Protocol):
+    """What the services and storage report for monitoring."""
+
+    def posted(self, entry: JournalEntry, processing_time_ms: float) -> None: ...
+
+    def refused(self, entry_type: str, code: str) -> None: ...
+
+    def audited(self, actions: Sequence[str]) -> None: ...
+
+    def cache(self, name: str, hit: bool) -> None: ...
+
+
+class NoTelemetry:
+    """Reports nothing: for tools and tests that do not monitor."""
+
+    def posted(self, entry: JournalEntry, processing_time_ms: float) -> None:
+        return None
+
+    def refused(self, entry_type: str, code: str) -> None:
+        return None
+
+    def audited(self, actions: Sequence[str]) -> None:
+        return None
+
+    def cache(self, name: str, hit: bool) -> None:
+        return None
 
 
 class Clock(Protocol):

@@ -8,8 +8,10 @@ ones (core_banking.api.security.PUBLIC_PATHS) needs authentication and one named
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware import Middleware
@@ -19,11 +21,15 @@ from core_banking import __version__
 from core_banking.api import problems
 from core_banking.api.health import router as health_router
 from core_banking.api.middleware import BodyLimit, Deadline, RequestContext
+from core_banking.api.observe import Observe
 from core_banking.api.rate_limits import RateLimiter
-from core_banking.api.routers import accounts, audit, auth, customers, transactions
+from core_banking.api.routers import accounts, audit, auth, customers, metrics, transactions
 from core_banking.api.security import document_permissions
 from core_banking.bootstrap import build, migration_manager
 from core_banking.config import Settings, get_config
+from core_banking.observability.logging import configure_logging
+from core_banking.observability.metrics import PrometheusTelemetry
+from core_banking.observability.monitors import watch_ledger, watch_pool
 from core_banking.ports import Clock
 
 DESCRIPTION = """\
@@ -52,21 +58,48 @@ OPENAPI_TAGS = [
 ]
 
 
+def redis_client(settings: Settings) -> Any:
+    """A Redis client for health checks when NEXUM_REDIS_URL is set (the rate limiter
+    keeps its own connection)."""
+    if settings.redis_url is None:
+        return None
+    from redis.asyncio import Redis
+
+    return Redis.from_url(
+        settings.redis_url,
+        max_connections=settings.connection_pool_size,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+    )
+
+
 def create_app(config: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The application for ``config`` (``get_config()`` by default); ``clock`` lets tests
     move time."""
     settings = config or get_config()
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bank = build(settings, clock=clock)
+        bank = build(settings, clock=clock, telemetry=PrometheusTelemetry())
         if settings.auto_migrate:
             await migration_manager(settings, bank.storage).migrate_up_async()
         app.state.bank = bank
         app.state.rate_limiter = RateLimiter(settings)
+        app.state.redis = redis_client(settings)
+        app.state.kafka_probe = None
+        watchers = [
+            asyncio.create_task(watch_pool(bank.storage)),
+            asyncio.create_task(watch_ledger(bank.storage)),
+        ]
         try:
             yield
         finally:
+            for watcher in watchers:
+                watcher.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+            if app.state.redis is not None:
+                await app.state.redis.aclose()
             await bank.aclose()
 
     origins = list(settings.cors_origins)
@@ -78,6 +111,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
         lifespan=lifespan,
         middleware=[
             Middleware(RequestContext, trusted_proxies=settings.trusted_proxies),
+            Middleware(Observe),
             Middleware(
                 CORSMiddleware,
                 allow_origins=origins,
@@ -98,7 +132,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     )
     problems.install(app)
     app.include_router(health_router)
-    for resource in (auth, customers, accounts, transactions, audit):
+    for resource in (auth, customers, accounts, transactions, audit, metrics):
         app.include_router(resource.router)
     document_permissions(app)
     return app

@@ -3,14 +3,11 @@ its schema is current). Public by design: load balancers and orchestrators call 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from core_banking import __version__
 from core_banking.bootstrap import Nexum, migration_manager
+from core_banking.observability.health import UNHEALTHY, health_report
 
 router = APIRouter(tags=["health"])
 
@@ -23,24 +20,15 @@ async def live() -> dict[str, str]:
 @router.get(
     "/health",
     operation_id="health",
-    summary="Overall health with a database check",
-    responses={503: {"description": "The database is unreachable"}},
+    summary="Health of Nexum and each dependency: healthy, degraded or unhealthy",
+    responses={503: {"description": "Unhealthy: the database is unreachable"}},
 )
 async def health(request: Request) -> JSONResponse:
     bank: Nexum = request.app.state.bank
-    database: dict[str, Any]
-    try:
-        database = {"status": "healthy", "response_time_ms": round(await bank.storage.ping(), 2)}
-    except Exception as exc:  # any failure to reach the database is "unhealthy", not a 500
-        database = {"status": "unhealthy", "error": type(exc).__name__}
-    healthy = database["status"] == "healthy"
-    body = {
-        "status": "healthy" if healthy else "unhealthy",
-        "timestamp": datetime.now(UTC).isoformat(),
-        "version": __version__,
-        "components": {"database": database},
-    }
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    report = await health_report(
+        bank.storage, bank.config, request.app.state.redis, request.app.state.kafka_probe
+    )
+    return JSONResponse(report, status_code=503 if report["status"] == UNHEALTHY else 200)
 
 
 @router.get(

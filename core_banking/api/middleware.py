@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core_banking.api.problems import MEDIA_TYPE, PROBLEM_TYPE_BASE
+from core_banking.observability.metrics import ERRORS
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -29,6 +30,7 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 async def send_problem(
     send: Send, scope: Scope, status: int, code: str, detail: str, title: str
 ) -> None:
+    ERRORS.labels(type=code).inc()
     body = json.dumps(
         {
             "type": PROBLEM_TYPE_BASE + code,

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core_banking.domain import errors
 from core_banking.domain.security import Forbidden, Unauthenticated
+from core_banking.observability.metrics import ERRORS
 
 PROBLEM_TYPE_BASE = "https://nexum.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -106,6 +107,7 @@ def problem_response(
     field_errors: list[FieldError] | None = None,
     context: dict[str, Any] | None = None,
 ) -> JSONResponse:
+    ERRORS.labels(type=code).inc()
     problem = Problem(
         type=PROBLEM_TYPE_BASE + code,
         title=_TITLES.get(status, "Error"),

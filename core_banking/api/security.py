@@ -21,6 +21,7 @@ from core_banking.api.rate_limits import Budget, RateLimiter
 from core_banking.bootstrap import Nexum
 from core_banking.domain.commands import RequestContext
 from core_banking.domain.security import Permission, Principal, Unauthenticated
+from core_banking.observability.logging import bind_request
 
 PUBLIC_PATHS: Final = frozenset(
     {
@@ -33,6 +34,7 @@ PUBLIC_PATHS: Final = frozenset(
         "/openapi.json",
         "/auth/login",
         "/auth/setup",
+        "/metrics",  # open to NEXUM_METRICS_ALLOWED_NETWORKS only; elsewhere metrics:read
     }
 )
 
@@ -92,6 +94,7 @@ async def current_principal(
         raise
     await limiter.spend(Budget.GLOBAL, principal.actor)
     request.state.principal = principal
+    bind_request(user_id=principal.actor)
     return principal
 
 

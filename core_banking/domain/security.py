@@ -40,6 +40,7 @@ class Permission(StrEnum):
     ROLES_READ = "roles:read"
     ROLES_WRITE = "roles:write"
     API_KEYS_MANAGE = "api_keys:manage"
+    METRICS_READ = "metrics:read"
 
 
 class PrincipalKind(StrEnum):
@@ -111,7 +112,13 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
     RoleSpec(
         "auditor",
         "Reads everything, changes nothing: the ledger, the audit trail, users and roles.",
-        _READ | {Permission.AUDIT_READ, Permission.USERS_READ, Permission.ROLES_READ},
+        _READ
+        | {
+            Permission.AUDIT_READ,
+            Permission.USERS_READ,
+            Permission.ROLES_READ,
+            Permission.METRICS_READ,
+        },
         Decimal("0"),
     ),
     RoleSpec(

@@ -35,7 +35,7 @@ from sqlalchemy.pool import NullPool
 from core_banking.domain.money import all_currencies
 from core_banking.storage.accounts import AccountRepository
 from core_banking.storage.errors import driver_error
-from core_banking.storage.sqlite import configure_sqlite_engine
+from core_banking.storage.sqlite import WRITE_OPTION, configure_sqlite_engine
 from core_banking.storage.urls import async_url
 from core_banking.storage.users import RoleRepository
 
@@ -173,6 +173,8 @@ class MigrationManager:
         engine = self._engine()
         try:
             async with engine.connect() as conn:
+                if conn.dialect.name == "sqlite":  # one migrator at a time: the writer lock
+                    await conn.execution_options(**{WRITE_OPTION: True})
                 if conn.dialect.name == "postgresql":
                     timeout_ms = int(self.timeout_seconds * 1000)
                     await conn.execute(text(f"SET lock_timeout = {timeout_ms}"))

@@ -8,7 +8,8 @@ ledger checks them against the locked accounts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -25,7 +26,7 @@ from core_banking.domain.commands import (
     Transfer,
     Withdraw,
 )
-from core_banking.domain.errors import InvalidInput, InvalidTransition, NotFound
+from core_banking.domain.errors import DomainError, InvalidInput, InvalidTransition, NotFound
 from core_banking.domain.ledger import (
     Channel,
     EntryType,
@@ -35,7 +36,14 @@ from core_banking.domain.ledger import (
     reversal_legs,
 )
 from core_banking.domain.policy import BusinessPolicy
-from core_banking.ports import Clock, EntryQuery, LedgerStore, UnitOfWork
+from core_banking.ports import (
+    Clock,
+    EntryQuery,
+    LedgerStore,
+    NoTelemetry,
+    Telemetry,
+    UnitOfWork,
+)
 from core_banking.services.postings import (
     PostingPreparer,
     PreparedPosting,
@@ -90,9 +98,16 @@ def _plan(command: MoneyCommand) -> tuple[EntryType, tuple[Leg, ...]]:
 
 
 class LedgerService:
-    def __init__(self, store: LedgerStore, clock: Clock, policy: BusinessPolicy) -> None:
+    def __init__(
+        self,
+        store: LedgerStore,
+        clock: Clock,
+        policy: BusinessPolicy,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self._store = store
         self._preparer = PostingPreparer(clock, policy)
+        self._telemetry = telemetry or NoTelemetry()
 
     async def deposit(self, command: Deposit, context: RequestContext) -> PostingResult:
         """Cash in at a branch or ATM: debit the vault, credit the customer."""
@@ -127,7 +142,22 @@ class LedgerService:
     async def execute(self, command: MoneyCommand, context: RequestContext) -> PostingResult:
         """Post one money command as its own transaction."""
         prepared = self._prepare(command, context)
-        return await self._store.post_entry(prepared.request, prepared.claim, prepared.audit)
+        return await self._observed(
+            prepared.request.entry_type.value,
+            self._store.post_entry(prepared.request, prepared.claim, prepared.audit),
+        )
+
+    async def _observed(self, entry_type: str, posting: Awaitable[PostingResult]) -> PostingResult:
+        """Report the outcome of a posting to telemetry (replays are not new postings)."""
+        started = time.perf_counter()
+        try:
+            result = await posting
+        except DomainError as refusal:
+            self._telemetry.refused(entry_type, refusal.code)
+            raise
+        if not result.replayed:
+            self._telemetry.posted(result.entry, (time.perf_counter() - started) * 1000)
+        return result
 
     async def execute_together(
         self, commands: Sequence[MoneyCommand], context: RequestContext
@@ -141,7 +171,17 @@ class LedgerService:
         async def work(uow: UnitOfWork) -> list[PostingResult]:
             return [await uow.ledger.post(p.request, p.claim, p.audit) for p in prepared]
 
-        return await self._store.atomically(work)
+        started = time.perf_counter()
+        try:
+            results = await self._store.atomically(work)
+        except DomainError as refusal:
+            self._telemetry.refused("batch", refusal.code)
+            raise
+        each_ms = (time.perf_counter() - started) * 1000 / len(results)
+        for result in results:
+            if not result.replayed:
+                self._telemetry.posted(result.entry, each_ms)
+        return results
 
     def _prepare(self, command: MoneyCommand, context: RequestContext) -> PreparedPosting:
         entry_type, legs = _plan(command)
@@ -198,4 +238,7 @@ class LedgerService:
             reversal_of=reversal_of,
             details=details,
         )
-        return await self._store.post_entry(prepared.request, prepared.claim, prepared.audit)
+        return await self._observed(
+            entry_type.value,
+            self._store.post_entry(prepared.request, prepared.claim, prepared.audit),
+        )

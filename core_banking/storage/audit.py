@@ -25,15 +25,22 @@ _APPEND = text(
 class AuditWriter:
     def __init__(self, conn: AsyncConnection, *, enabled: bool) -> None:
         self._conn = conn
-        self._enabled = enabled
+        self.enabled = enabled
+        self.appended: list[str] = []
+        """The actions appended in this transaction (reported once it commits)."""
 
     async def append(self, record: AuditRecord) -> None:
-        if not self._enabled:
+        if not self.enabled:
             return
         if self._conn.dialect.name == "postgresql":
             await self._conn.execute(_APPEND, _parameters(record))
         else:
             await self._append_here(record)
+        self.appended.append(record.action)
+
+    def note(self, action: str) -> None:
+        """Record an action the posting function appended inside the database."""
+        self.appended.append(action)
 
     async def events(self, query: AuditQuery) -> list[StoredAuditEvent]:
         """A page of the trail, newest first, with the given filters."""

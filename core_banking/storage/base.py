@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from core_banking.domain.audit import AuditRecord
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
-from core_banking.ports import FieldCipher, UnitOfWork
+from core_banking.ports import FieldCipher, NoTelemetry, Telemetry, UnitOfWork
 from core_banking.security.encryption import PlaintextFields
 from core_banking.storage.errors import is_transient
 from core_banking.storage.unit_of_work import SqlUnitOfWork
@@ -50,6 +50,7 @@ class Storage:
         echo: bool = False,
         audit_enabled: bool = True,
         cipher: FieldCipher | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.url = async_url(url)
         if self.url.get_backend_name() != self.backend:
@@ -59,6 +60,7 @@ class Storage:
             )
         self.audit_enabled = audit_enabled
         self.cipher: FieldCipher = cipher or PlaintextFields()
+        self.telemetry: Telemetry = telemetry or NoTelemetry()
         self.pool_timeout = pool_timeout
         self.engine: AsyncEngine = create_async_engine(
             self.url,
@@ -109,7 +111,10 @@ class Storage:
     async def atomically(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         async def attempt() -> T:
             async with self._transaction() as conn:
-                return await work(self.unit_of_work(conn))
+                uow = self.unit_of_work(conn)
+                result = await work(uow)
+            self.telemetry.audited(uow.audit.appended)
+            return result
 
         return await self.retrying(attempt)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core_banking.domain.audit import AuditRecord
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
+from core_banking.storage.audit import AuditWriter
 from core_banking.storage.base import Storage
 from core_banking.storage.posting_postgres import PostgresPostingWriter
 
@@ -59,10 +60,11 @@ class PostgreSQLStorage(Storage):
         async def attempt() -> PostingResult:
             async with self.autocommit_engine.connect() as conn:
                 raw = await conn.get_raw_connection()
-                writer = PostgresPostingWriter(
-                    conn, audit_enabled=self.audit_enabled, driver=raw.driver_connection
-                )
-                return await writer.post(request, claim, audit)
+                trail = AuditWriter(conn, enabled=self.audit_enabled)
+                writer = PostgresPostingWriter(conn, trail, driver=raw.driver_connection)
+                result = await writer.post(request, claim, audit)
+            self.telemetry.audited(trail.appended)
+            return result
 
         return await self.retrying(attempt)
 

@@ -18,6 +18,7 @@ from core_banking.domain.canonical import canonical_json
 from core_banking.domain.errors import AlreadyReversed
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import Leg, PostingRequest, PostingResult
+from core_banking.storage.audit import AuditWriter
 from core_banking.storage.errors import rule_violation, violated_constraint
 from core_banking.storage.journal import JournalReader, entry_from_request, replayed_result
 
@@ -68,10 +69,10 @@ class PostgresPostingWriter:
     """
 
     def __init__(
-        self, conn: AsyncConnection, *, audit_enabled: bool, driver: Any | None = None
+        self, conn: AsyncConnection, audit: AuditWriter, driver: Any | None = None
     ) -> None:
         self._conn = conn
-        self._audit_enabled = audit_enabled
+        self._audit = audit
         self._driver = driver
 
     async def post(
@@ -80,7 +81,7 @@ class PostgresPostingWriter:
         claim: IdempotencyClaim | None,
         audit: AuditRecord | None,
     ) -> PostingResult:
-        if not self._audit_enabled:
+        if not self._audit.enabled:
             audit = None
         arguments = _arguments(request, claim, audit)
         try:
@@ -99,6 +100,8 @@ class PostgresPostingWriter:
             raise
         if row["replayed"]:
             return await replayed_result(JournalReader(self._conn), row["entry_id"])
+        if audit is not None:
+            self._audit.note(audit.action)
         return PostingResult(
             entry=entry_from_request(
                 request, row["posted_at"], row["account_seqs"], row["balances_after"]

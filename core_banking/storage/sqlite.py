@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core_banking.storage.base import Storage
 
-_WRITE = "nexum_write"
+WRITE_OPTION = "nexum_write"
+"""Execution option that makes a connection's transactions BEGIN IMMEDIATE."""
 
 
 def configure_sqlite_engine(engine: AsyncEngine, busy_timeout_ms: int) -> None:
@@ -42,7 +43,7 @@ def configure_sqlite_engine(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         options = conn.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT":
             return
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
 
 
 class SQLiteStorage(Storage):
@@ -52,4 +53,4 @@ class SQLiteStorage(Storage):
         configure_sqlite_engine(engine, busy_timeout_ms=int(self.pool_timeout * 1000))
 
     async def _begin_write(self, conn: AsyncConnection) -> None:
-        await conn.execution_options(**{_WRITE: True})
+        await conn.execution_options(**{WRITE_OPTION: True})

@@ -36,7 +36,7 @@ class SqlUnitOfWork:
         self.api_keys = ApiKeyRepository(conn)
         self.http_idempotency = HttpIdempotencyRepository(conn)
         self.ledger: PostgresPostingWriter | SqlitePostingWriter = (
-            PostgresPostingWriter(conn, audit_enabled=audit_enabled)
+            PostgresPostingWriter(conn, self.audit)
             if conn.dialect.name == "postgresql"
             else SqlitePostingWriter(conn, self.audit)
         )

@@ -81,6 +81,7 @@ GUIDE_DEFAULTS: dict[str, object] = {
     "rate_limit_transactions": 500,
     "cors_origins": ["*"],
     "trusted_proxies": [],
+    "metrics_allowed_networks": ["127.0.0.1/32", "::1/128"],
     "log_level": LogLevel.INFO,
     "log_format": LogFormat.JSON,
     "log_file": None,
@@ -174,6 +175,11 @@ PARSED: list[tuple[str, str, object]] = [
         "NEXUM_TRUSTED_PROXIES",
         "10.0.0.0/8, 192.168.1.10,2001:db8::1",
         ["10.0.0.0/8", "192.168.1.10", "2001:db8::1"],
+    ),
+    (
+        "NEXUM_METRICS_ALLOWED_NETWORKS",
+        "10.1.0.0/16,::1",
+        ["10.1.0.0/16", "::1"],
     ),
     ("NEXUM_LOG_LEVEL", "debug", LogLevel.DEBUG),
     ("NEXUM_LOG_FORMAT", "text", LogFormat.TEXT),
@@ -390,6 +396,7 @@ BAD_VALUES: list[tuple[str, str]] = [
     ("NEXUM_TRUSTED_PROXIES", "256.1.1.1"),
     ("NEXUM_TRUSTED_PROXIES", "2001:db8::g"),
     ("NEXUM_TRUSTED_PROXIES", "*"),
+    ("NEXUM_METRICS_ALLOWED_NETWORKS", "prometheus.internal"),
     ("NEXUM_TRUSTED_PROXIES", "[1]"),
     ("NEXUM_ENCRYPTION_PREVIOUS_KEYS", "short"),
 ]

@@ -1,0 +1,1 @@
+"""Observability adapters: structured logs, Prometheus metrics, health checks, tracing."""
