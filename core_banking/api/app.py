@@ -100,6 +100,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
             await asyncio.gather(*watchers, return_exceptions=True)
             if app.state.redis is not None:
                 await app.state.redis.aclose()
+            await app.state.rate_limiter.aclose()
             await bank.aclose()
 
     origins = list(settings.cors_origins)

@@ -64,3 +64,10 @@ class RateLimiter:
 
     async def reset(self) -> None:
         await self._storage.reset()
+
+    async def aclose(self) -> None:
+        """Close the Redis connection pool, when there is one."""
+        bridge = getattr(self._storage, "bridge", None)
+        client = getattr(bridge, "storage", None)
+        if client is not None:
+            await client.aclose()

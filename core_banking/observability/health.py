@@ -19,18 +19,23 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import text
+from sqlalchemy import func, select
 
 from core_banking import __version__
 from core_banking.config import Settings
 from core_banking.storage import Storage
+from core_banking.storage.schema import audit_chain_heads, audit_events
 
 CHECK_TIMEOUT_SECONDS = 2.0
 HEALTHY, DEGRADED, UNHEALTHY, DISABLED = "healthy", "degraded", "unhealthy", "disabled"
 
-_LAST_AUDIT_ENTRY = text(
-    "SELECT MAX(e.occurred_at) FROM audit_events e JOIN audit_chain_heads h"
-    " ON e.shard = h.shard AND e.seq = h.seq"
+# The newest record is the last of some chain: at most AUDIT_SHARDS primary-key lookups.
+_LAST_AUDIT_ENTRY = select(func.max(audit_events.c.occurred_at)).select_from(
+    audit_events.join(
+        audit_chain_heads,
+        (audit_events.c.shard == audit_chain_heads.c.shard)
+        & (audit_events.c.seq == audit_chain_heads.c.seq),
+    )
 )
 
 

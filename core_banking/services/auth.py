@@ -69,7 +69,7 @@ class TokenClaims(Protocol):
 class TokenCodec(Protocol):
     def issue(self, user_id: UUID, session_id: UUID, now: datetime) -> tuple[str, datetime]: ...
 
-    def decode(self, token: str) -> TokenClaims: ...
+    def decode(self, token: str, now: datetime) -> TokenClaims: ...
 
 
 class ApiKeyCodec(Protocol):
@@ -276,8 +276,8 @@ class AuthService:
 
     async def principal_for_token(self, token: str) -> Principal:
         """The user behind a live session's token, or Unauthenticated."""
-        claims = self._tokens.decode(token)
         now = self._clock.now()
+        claims = self._tokens.decode(token, now)
 
         async def work(uow: UnitOfWork) -> Principal:
             session = await uow.sessions.get(claims.session_id)

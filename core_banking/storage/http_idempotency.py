@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core_banking.ports import Claimed, InFlight, Mismatch, Replay
+from core_banking.ports import Claimed, FieldCipher, InFlight, Mismatch, Replay
 from core_banking.storage.schema import http_idempotency
 from core_banking.storage.sql import insert_or_ignore
 
@@ -22,8 +22,12 @@ ClaimOutcome = Claimed | Replay | InFlight | Mismatch
 
 
 class HttpIdempotencyRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """Response bodies can hold personal data (a created customer), so they are stored
+    through the field cipher like the customer rows themselves."""
+
+    def __init__(self, conn: AsyncConnection, cipher: FieldCipher) -> None:
         self._conn = conn
+        self._cipher = cipher
 
     async def claim(
         self,
@@ -54,7 +58,7 @@ class HttpIdempotencyRepository:
         if bytes(row.fingerprint) != fingerprint:
             return Mismatch()
         if row.completed:
-            return Replay(status_code=row.status_code, body=row.response_body)
+            return Replay(status_code=row.status_code, body=self._cipher.decrypt(row.response_body))
         if now - row.created_at < stale_after:
             return InFlight()
         taken = await self._conn.execute(
@@ -75,7 +79,12 @@ class HttpIdempotencyRepository:
         await self._conn.execute(
             update(http_idempotency)
             .where(http_idempotency.c.principal == principal, http_idempotency.c.key == key)
-            .values(completed=True, status_code=status_code, response_body=body, completed_at=now)
+            .values(
+                completed=True,
+                status_code=status_code,
+                response_body=self._cipher.encrypt(body),
+                completed_at=now,
+            )
         )
 
     async def release(self, principal: str, key: str) -> None:

@@ -34,7 +34,7 @@ class SqlUnitOfWork:
         self.roles = RoleRepository(conn)
         self.sessions = SessionRepository(conn)
         self.api_keys = ApiKeyRepository(conn)
-        self.http_idempotency = HttpIdempotencyRepository(conn)
+        self.http_idempotency = HttpIdempotencyRepository(conn, cipher)
         self.ledger: PostgresPostingWriter | SqlitePostingWriter = (
             PostgresPostingWriter(conn, self.audit)
             if conn.dialect.name == "postgresql"

@@ -24,6 +24,14 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 def _from_allowed_network(request: Request) -> bool:
+    """The client's address is in the allowed networks. A request that a proxy forwarded
+    (it carries X-Forwarded-For) counts as local only when the proxy is trusted and the
+    client it names is itself allowed: a reverse proxy on the same host must not make
+    every client look like 127.0.0.1."""
+    peer = request.client.host if request.client else None
+    forwarded = "x-forwarded-for" in request.headers or "x-real-ip" in request.headers
+    if forwarded and client_of(request) == peer:
+        return False
     try:
         address = ipaddress.ip_address(client_of(request))
     except ValueError:
