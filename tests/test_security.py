@@ -42,6 +42,7 @@ from core_banking.storage.customers import name_tokens
 from core_banking.storage.schema import customer_name_tokens, customers, metadata, users
 from support.api import ADMIN_PASSWORD, ADMIN_USERNAME, ROLES, USER_PASSWORD, Api, key, money
 from support.banking import FakeClock
+from support.problems import assert_problem
 from support.security import (
     b64url_json,
     bearer,
@@ -96,23 +97,6 @@ def own_url(backend: str, request: pytest.FixtureRequest) -> str:
         "tmp_sqlite_url" if backend == "sqlite" else "tmp_postgres_url"
     )
     return url
-
-
-def assert_problem(
-    response: httpx.Response, status: int, code: str, **context: Any
-) -> dict[str, Any]:
-    """``response`` is the problem ``status``/``code``, with these context values; a 401
-    also names the Bearer scheme."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert body["status"] == status
-    for name, value in context.items():
-        assert body.get("context", {}).get(name) == value, body
-    if status == 401:
-        assert response.headers.get("www-authenticate") == "Bearer", response.headers
-    return body
 
 
 def retry_after(response: httpx.Response) -> int:

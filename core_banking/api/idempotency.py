@@ -101,14 +101,21 @@ async def idempotent(
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request",
         )
-    try:
-        status, model = await produce()
-    except BaseException:
+
+    async def release() -> None:
         await bank.storage.atomically(
             lambda uow: uow.http_idempotency.release(principal.actor, key)
         )
+
+    try:
+        status, model = await produce()
+    except BaseException:
+        await release()
         raise
     text = _json(model)
+    if status >= 400:  # a refusal answered with a body of its own is not kept either
+        await release()
+        return Response(text, status_code=status, media_type="application/json")
     await bank.storage.atomically(
         lambda uow: uow.http_idempotency.complete(
             principal.actor, key, status, text, bank.clock.now()

@@ -42,13 +42,10 @@ async def send_problem(
             "request_id": scope.get("state", {}).get("request_id"),
         }
     ).encode()
-    headers = [
+    headers = [  # X-Request-ID is added by RequestContext, outside every other layer
         (b"content-type", MEDIA_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
-    request_id = scope.get("state", {}).get("request_id")
-    if request_id:
-        headers.append((b"x-request-id", request_id.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

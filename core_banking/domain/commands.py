@@ -21,12 +21,18 @@ from core_banking.domain.money import Money
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """Who is asking, from where, under which request; ``actor`` is also the scope of their
-    idempotency keys."""
+    """Who is asking, from where, under which request, and where their idempotency keys
+    live: in the actor's own scope unless ``key_scope`` names another (a batch's items
+    have one of their own, so no key a client sends can collide with them)."""
 
     actor: str
     request_id: str | None = None
     client_address: str | None = None
+    key_scope: str | None = None
+
+    @property
+    def idempotency_scope(self) -> str:
+        return self.key_scope or self.actor
 
 
 @dataclass(frozen=True, slots=True)

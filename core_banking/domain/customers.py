@@ -121,6 +121,11 @@ class Customer:
     date_of_birth: date | None = None
     kyc: Kyc = field(default_factory=Kyc)
 
+    def check_changeable(self) -> None:
+        """A closed customer's record is kept as it was closed: no detail or KYC changes."""
+        if self.status is CustomerStatus.CLOSED:
+            raise InvalidTransition("a closed customer is not changed")
+
 
 def clean_name(value: str, field: str) -> str:
     """A name is 1 to 200 characters after trimming, with no control characters."""

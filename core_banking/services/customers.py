@@ -21,7 +21,6 @@ from core_banking.domain.customers import (
 )
 from core_banking.domain.errors import (
     InvalidInput,
-    InvalidTransition,
     InvariantViolation,
     NotFound,
 )
@@ -143,8 +142,7 @@ class CustomerService:
         async def work(uow: UnitOfWork) -> Customer:
             now = self._clock.now()
             customer = await uow.customers.lock(customer_id)
-            if customer.status is CustomerStatus.CLOSED:
-                raise InvalidTransition("a closed customer is not changed")
+            customer.check_changeable()
             changed = replace(customer, updated_at=now, **values)  # type: ignore[arg-type]
             await uow.customers.update(changed)
             await uow.audit.append(
@@ -175,6 +173,7 @@ class CustomerService:
         async def work(uow: UnitOfWork) -> Customer:
             now = self._clock.now()
             customer = await uow.customers.lock(customer_id)
+            customer.check_changeable()
             changed = replace(
                 customer,
                 kyc=Kyc(status=status, tier=tier, documents=documents, updated_at=now),

@@ -9,7 +9,8 @@ ledger checks them against the locked accounts.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -162,14 +163,24 @@ class LedgerService:
     async def execute_together(
         self, commands: Sequence[MoneyCommand], context: RequestContext
     ) -> list[PostingResult]:
-        """Post several money commands in one transaction: all of them, or — the first
-        refusal propagates — none. Their entries are separate, each with its own key."""
+        """Post several money commands in one transaction: all of them, or none. Their
+        entries are separate, each with its own key. The first refusal propagates, with
+        ``operation_index`` in its context naming the command that was refused."""
         if not 1 <= len(commands) <= MAX_TOGETHER:
             raise InvalidInput(f"1 to {MAX_TOGETHER} operations at once", field="operations")
-        prepared = [self._prepare(command, context) for command in commands]
+        prepared = []
+        for index, command in enumerate(commands):
+            with _naming_the_operation(index):
+                prepared.append(self._prepare(command, context))
 
         async def work(uow: UnitOfWork) -> list[PostingResult]:
-            return [await uow.ledger.post(p.request, p.claim, p.audit) for p in prepared]
+            results = []
+            for index, posting in enumerate(prepared):
+                with _naming_the_operation(index):
+                    results.append(
+                        await uow.ledger.post(posting.request, posting.claim, posting.audit)
+                    )
+            return results
 
         started = time.perf_counter()
         try:
@@ -242,3 +253,13 @@ class LedgerService:
             entry_type.value,
             self._store.post_entry(prepared.request, prepared.claim, prepared.audit),
         )
+
+
+@contextmanager
+def _naming_the_operation(index: int) -> Iterator[None]:
+    """Tag a refusal with the position of the command it refuses among several."""
+    try:
+        yield
+    except DomainError as refusal:
+        refusal.context.setdefault("operation_index", index)
+        raise

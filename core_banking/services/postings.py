@@ -89,9 +89,9 @@ class PostingPreparer:
 def claim_for(
     operation: str, command: Any, context: RequestContext, entity_id: UUID
 ) -> IdempotencyClaim:
-    """The caller's idempotency key for ``command``, scoped to the caller, fingerprinted."""
+    """The caller's idempotency key for ``command``, in the caller's scope, fingerprinted."""
     return IdempotencyClaim(
-        scope=context.actor,
+        scope=context.idempotency_scope,
         key=validate_key(command.idempotency_key),
         operation=operation,
         fingerprint=fingerprint(operation, parameters(command)),

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import AwareDatetime
 
 from core_banking.api.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
-from core_banking.api.problems import ProblemError, common_statuses, responses
+from core_banking.api.problems import common_statuses, responses
 from core_banking.api.schemas.accounts import (
     AccountOpen,
     AccountOut,
@@ -20,7 +20,13 @@ from core_banking.api.schemas.accounts import (
     StatementLine,
     StatusChange,
 )
-from core_banking.api.schemas.common import MoneyOut, Page, decode_cursor, encode_cursor
+from core_banking.api.schemas.common import (
+    MoneyIn,
+    MoneyOut,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
 from core_banking.api.schemas.transactions import TransactionOut
 from core_banking.api.security import BankDep, Requires, context_of
 from core_banking.bootstrap import Nexum
@@ -80,9 +86,9 @@ async def open_account(
                 product=body.product_type,
                 currency=body.currency,
                 name=body.name,
-                overdraft_limit=body.overdraft_limit.to_money() if body.overdraft_limit else None,
-                min_balance=body.min_balance.to_money() if body.min_balance else None,
-                daily_limit=body.daily_limit.to_money() if body.daily_limit else None,
+                overdraft_limit=_limit(body.overdraft_limit),
+                min_balance=_limit(body.min_balance),
+                daily_limit=_limit(body.daily_limit),
                 idempotency_key=idempotency_key,
             ),
             context_of(request, principal),
@@ -90,6 +96,10 @@ async def open_account(
         return status.HTTP_201_CREATED, AccountOut.of(account)
 
     return await idempotent(request, principal, idempotency_key, body, produce)
+
+
+def _limit(given: MoneyIn | None) -> Money | None:
+    return given.to_money(allow_zero=True) if given is not None else None
 
 
 @router.get(
@@ -114,12 +124,10 @@ async def get_account(
 )
 async def balance_as_of(
     account_id: UUID,
-    as_of: datetime,
+    as_of: AwareDatetime,
     bank: BankDep,
     _: Annotated[Principal, Depends(Requires(Permission.ACCOUNTS_READ))],
 ) -> BalanceAsOf:
-    if as_of.tzinfo is None:
-        raise ProblemError(422, "naive_timestamp", "as_of needs a time zone (e.g. a trailing Z)")
     account = await _deposit_account(bank, account_id)
     posted = await bank.accounts.balance_as_of(account_id, as_of)
     return BalanceAsOf(
@@ -137,18 +145,17 @@ async def account_transactions(
     account_id: UUID,
     bank: BankDep,
     _: Annotated[Principal, Depends(Requires(Permission.TRANSACTIONS_READ))],
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[StatementLine]:
     await _deposit_account(bank, account_id)
-    before = decode_cursor(cursor)
     lines = await bank.accounts.history(
         HistoryQuery(
             account_id=account_id,
             limit=limit,
-            before_seq=int(before) if before is not None else None,
+            before_seq=decode_cursor(cursor, int),
             since=since,
             until=until,
         )

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from core_banking.api.problems import common_statuses, responses
 from core_banking.api.schemas.common import Page, decode_cursor, encode_cursor
@@ -51,6 +51,15 @@ class AuditEventOut(BaseModel):
         )
 
 
+def _audit_position(value: Any) -> tuple[datetime, int, int]:
+    """(occurred_at, shard, seq) of the last event a page showed, as its cursor carries it."""
+    occurred_at, shard, seq = value
+    moment = datetime.fromisoformat(occurred_at)
+    if moment.tzinfo is None:
+        raise ValueError("a cursor's time carries its zone")
+    return moment, int(shard), int(seq)
+
+
 @router.get(
     "/events",
     operation_id="audit_events",
@@ -64,16 +73,16 @@ async def audit_events(
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 100,
     cursor: str | None = None,
 ) -> Page[AuditEventOut]:
-    before = decode_cursor(cursor)
+    before = decode_cursor(cursor, _audit_position)
     events = await bank.audit_trail.events(
         AuditQuery(
             limit=limit,
-            before=(datetime.fromisoformat(before[0]), before[1], before[2]) if before else None,
+            before=before,
             entity_type=entity_type,
             entity_id=entity_id,
             actor=actor,

@@ -112,8 +112,7 @@ async def list_users(
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[UserOut]:
-    after = decode_cursor(cursor)
-    users = await bank.auth.users(limit, UUID(after) if after else None)
+    users = await bank.auth.users(limit, decode_cursor(cursor, UUID))
     return Page(
         items=[UserOut.of(user) for user in users],
         next_cursor=encode_cursor(str(users[-1].id)) if len(users) == limit else None,

@@ -78,11 +78,10 @@ async def list_customers(
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[CustomerOut]:
-    after = decode_cursor(cursor)
     customers = await bank.customers.search(
         CustomerQuery(
             limit=limit,
-            after=UUID(after) if after else None,
+            after=decode_cursor(cursor, UUID),
             status=customer_status,
             kyc_status=kyc_status,
             email=email,

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from core_banking.api.problems import responses
 from core_banking.api.security import bank_of, client_of, current_principal
 from core_banking.domain.security import Permission
 from core_banking.observability.metrics import exposition
@@ -47,8 +48,7 @@ def _from_allowed_network(request: Request) -> bool:
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
-        401: {"description": "From outside the allowed networks, without credentials"},
-        403: {"description": "Without the metrics:read permission"},
+        **responses(401, 403, 429),
     },
 )
 async def metrics(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from dataclasses import replace
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import AwareDatetime
 
 from core_banking.api.idempotency import IdempotencyKey, idempotent
 from core_banking.api.problems import ProblemError, common_statuses, responses, status_of
@@ -166,19 +168,22 @@ async def batch(
         )
     for operation in body.operations:
         principal.require(OPERATION_PERMISSIONS[operation.type])
+    batch_key = hashlib.sha256(idempotency_key.encode()).hexdigest()
     commands = [
-        command_of(operation, f"{idempotency_key}:{index}")
+        command_of(operation, f"{batch_key}:{index}")
         for index, operation in enumerate(body.operations)
     ]
     for command in commands:
         principal.require_amount(command.amount)
-    context = context_of(request, principal)
+    # The items' keys live in a scope of the principal's batches, where no key a client
+    # sends can be, so a batch never collides with a single request or another batch.
+    context = replace(context_of(request, principal), key_scope=f"{principal.actor} batches")
 
     async def atomic() -> tuple[int, BatchResult]:
         try:
             results = await bank.ledger.execute_together(commands, context)
         except DomainError as refusal:
-            failed_at = _failing_index(refusal, commands)
+            failed_at = refusal.context.get("operation_index")
             items = [
                 BatchItemResult(
                     index=index,
@@ -230,20 +235,6 @@ async def batch(
     return await idempotent(request, principal, idempotency_key, body, produce)
 
 
-def _failing_index(refusal: DomainError, commands: list[MoneyCommand]) -> int | None:
-    """Which operation of an atomic batch was refused, when the refusal names an account."""
-    account = refusal.context.get("account_id")
-    for index, command in enumerate(commands):
-        named = {
-            str(getattr(command, field))
-            for field in ("account_id", "from_account_id", "to_account_id")
-            if getattr(command, field, None) is not None
-        }
-        if account in named:
-            return index
-    return None
-
-
 @router.get(
     "/{transaction_id}",
     operation_id="transactions_get",
@@ -271,16 +262,15 @@ async def list_transactions(
     transaction_type: Annotated[EntryType | None, Query(alias="type")] = None,
     channel: Channel | None = None,
     reference: Annotated[str | None, Query(max_length=140)] = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[TransactionOut]:
-    before = decode_cursor(cursor)
     entries = await bank.ledger.entries(
         EntryQuery(
             limit=limit,
-            before=UUID(before) if before else None,
+            before=decode_cursor(cursor, UUID),
             account_id=account_id,
             entry_type=transaction_type,
             channel=channel,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -35,8 +36,9 @@ class MoneyIn(RequestModel):
     amount: Amount = Field(examples=["100.00"])
     currency: CurrencyCode = Field(examples=["USD"])
 
-    def to_money(self) -> Money:
-        return Money.parse(self.amount, self.currency)
+    def to_money(self, *, allow_zero: bool = False) -> Money:
+        """Amounts to move are positive; a limit may be zero (``allow_zero``)."""
+        return Money.parse(self.amount, self.currency, allow_zero=allow_zero)
 
 
 class MoneyOut(BaseModel):
@@ -63,11 +65,15 @@ def encode_cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> Any:
+def decode_cursor[T](cursor: str | None, parse: Callable[[Any], T]) -> T | None:
+    """The position ``cursor`` names, rebuilt by ``parse`` from the JSON it carries.
+
+    Cursors come back from clients, so anything that is not a cursor this API gave out,
+    whether it fails to decode or decodes to the wrong shape, is a 400, never a 500."""
     if cursor is None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return parse(json.loads(base64.urlsafe_b64decode(padded.encode())))
+    except (binascii.Error, ValueError, TypeError, KeyError, IndexError, AttributeError):
         raise ProblemError(400, "bad_cursor", "the cursor is not one this API gave out") from None

@@ -117,6 +117,9 @@ DECLARE
     v_normal_sides text[];
     v_posted_ats timestamptz[];
     v_k integer;
+    -- One reading of the clock for the whole entry, so its lines share one time unless an
+    -- account's previous line is later (a line never precedes its account's last one).
+    v_now constant timestamptz := clock_timestamp();
 BEGIN
     entry_id := p_entry_id;
     replayed := false;
@@ -124,7 +127,7 @@ BEGIN
     IF p_idem_key IS NOT NULL THEN
         INSERT INTO idempotency_keys (scope, key, operation, fingerprint, entity_id, created_at)
         VALUES (p_idem_scope, p_idem_key, p_idem_operation, p_idem_fingerprint, p_entry_id,
-                clock_timestamp())
+                v_now)
         ON CONFLICT (scope, key) DO NOTHING;
         IF NOT FOUND THEN
             SELECT k.fingerprint, k.entity_id INTO v_claimed
@@ -171,8 +174,8 @@ BEGIN
                    ELSE p_daily_amounts[v_k] END,
                daily_debit_date = CASE WHEN p_daily_amounts[v_k] = 0 THEN a.daily_debit_date
                                        ELSE p_business_date END,
-               last_posted_at = greatest(clock_timestamp(), a.last_posted_at),
-               updated_at = greatest(clock_timestamp(), a.last_posted_at)
+               last_posted_at = greatest(v_now, a.last_posted_at),
+               updated_at = greatest(v_now, a.last_posted_at)
          WHERE a.id = p_accounts[v_k]
         RETURNING a.* INTO v_account;
         IF NOT FOUND THEN
