@@ -196,7 +196,10 @@ class MigrationManager:
         engine = self._engine()
         now = datetime.now(UTC)
         try:
-            async with engine.begin() as conn:
+            async with engine.connect() as conn:
+                if conn.dialect.name == "sqlite":  # read then write: take the writer lock first
+                    await conn.execution_options(**{WRITE_OPTION: True})
+                await conn.begin()
                 tables = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
                 if "accounts" in tables:
                     await AccountRepository(conn).ensure_charts(
@@ -204,6 +207,7 @@ class MigrationManager:
                     )
                 if "roles" in tables:
                     await RoleRepository(conn).sync_builtin(now)
+                await conn.commit()
         finally:
             await engine.dispose()
 
