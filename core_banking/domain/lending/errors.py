@@ -1,0 +1,34 @@
+"""Refusals that belong to lending, each a subclass of an existing domain error.
+
+They extend the hierarchy in :mod:`core_banking.domain.errors` (and
+:class:`~core_banking.domain.security.Forbidden`), so the HTTP edge maps them to a status by
+their base class without knowing them, and clients match on their stable ``code``:
+
+    RuleViolation
+    ├── OverpaymentRefused       a payment above what is due, on a product that keeps no credit
+    └── CreditLimitExceeded      a draw beyond a credit line's limit
+    Forbidden
+    ├── SelfApprovalRefused      maker-checker: the approver created the application
+    └── ApprovalLimitExceeded    the approver's roles may not approve this much
+"""
+
+from __future__ import annotations
+
+from core_banking.domain.errors import RuleViolation
+from core_banking.domain.security import Forbidden
+
+
+class OverpaymentRefused(RuleViolation):
+    code = "overpayment_refused"
+
+
+class CreditLimitExceeded(RuleViolation):
+    code = "credit_limit_exceeded"
+
+
+class SelfApprovalRefused(Forbidden):
+    code = "self_approval_refused"
+
+
+class ApprovalLimitExceeded(Forbidden):
+    code = "approval_above_role_limit"
