@@ -45,142 +45,28 @@ set -euo pipefail
 
 readonly PROG=backup-nexum-db.sh
 readonly EXIT_FAILED=1 EXIT_USAGE=2 EXIT_AFTERWARDS=4 EXIT_LOCKED=75
-readonly DEFAULT_REQUIRED_TABLES="accounts journal_entries journal_lines audit_events
-audit_chain_heads holds customers idempotency_keys alembic_version"
+# shellcheck source=SCRIPTDIR/lib/nexum-postgres.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/nexum-postgres.sh"
 
-# --- logging ---------------------------------------------------------------------------
-
-log() {
-    printf '%s %s[%d] %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$PROG" "$$" "$1" "$2" >&2
-}
-info() { log INFO "$*"; }
-warn() { log WARN "$*"; }
-die() {
-    local code=$1
-    shift
-    log ERROR "$*"
-    exit "$code"
-}
-
-usage() {
-    sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"
-}
-
-# --- connection settings (kept in step with restore-nexum-db.sh) ------------------------
-
-url_decode() {
-    local value=${1//\\/\\\\}
-    printf '%b' "${value//%/\\x}"
-}
-
-# Keyword/value conninfo quoting: 'value' with \ and ' escaped.
-conninfo_quote() {
-    local value=${1//\\/\\\\}
-    printf "'%s'" "${value//\'/\\\'}"
-}
-
-# LIBPQ_QUERY: the URL's query string with only what libpq understands: asyncpg's ssl=X
-# becomes sslmode=X, a password moves to PGPASSWORD, anything else (driver options) is
-# dropped with a warning naming it.
-set_libpq_query() {
-    local query=$1 pair key value mapped
-    local -a kept=() pairs=()
-    LIBPQ_QUERY=''
-    [[ -n $query ]] || return 0
-    IFS='&' read -ra pairs <<<"$query"
-    for pair in "${pairs[@]}"; do
-        [[ -n $pair ]] || continue
-        key=${pair%%=*}
-        value=${pair#*=}
-        case $key in
-            ssl)
-                case $value in
-                    true | 1 | require) mapped=require ;;
-                    false | 0 | disable) mapped=disable ;;
-                    allow | prefer | verify-ca | verify-full) mapped=$value ;;
-                    *) die "$EXIT_USAGE" "the database URL's ssl parameter has a value libpq does not know" ;;
-                esac
-                kept+=("sslmode=$mapped")
-                ;;
-            password)
-                PGPASSWORD=$(url_decode "$value")
-                export PGPASSWORD
-                ;;
-            dbname)
-                die "$EXIT_USAGE" "put the database name in the URL's path, not in a dbname parameter"
-                ;;
-            sslmode | sslrootcert | sslcert | sslkey | sslcrl | sslcrldir | sslpassword | sslsni | \
-                sslcompression | ssl_min_protocol_version | ssl_max_protocol_version | \
-                connect_timeout | application_name | fallback_application_name | options | \
-                target_session_attrs | load_balance_hosts | keepalives | keepalives_idle | \
-                keepalives_interval | keepalives_count | tcp_user_timeout | gssencmode | \
-                channel_binding | krbsrvname | gsslib | requirepeer | require_auth | service | \
-                passfile | host | hostaddr | port | user | client_encoding)
-                kept+=("$pair")
-                ;;
-            *) warn "ignoring the database URL parameter '$key' (not a libpq parameter)" ;;
-        esac
-    done
-    local IFS='&'
-    LIBPQ_QUERY=${kept[*]}
-}
+# --- connection settings ---------------------------------------------------------------
 
 # Sets CONN_SOURCE, CONN_DBNAME (what pg_dump's --dbname gets: a URL without its password,
 # or a keyword/value string) and CONN_DESCRIPTION (for logs: no password).
-resolve_connection() {
-    local raw='' source=''
-    if [[ -n ${NEXUM_BACKUP_DATABASE_URL:-} ]]; then
-        raw=$NEXUM_BACKUP_DATABASE_URL source=NEXUM_BACKUP_DATABASE_URL
-    elif [[ -n ${NEXUM_DATABASE_URL:-} ]]; then
-        raw=$NEXUM_DATABASE_URL source=NEXUM_DATABASE_URL
-    fi
-    if [[ -z $raw ]]; then
-        local host=${DB_HOST:-localhost} port=${DB_PORT:-5432} user=${DB_USER:-nexum_prod}
-        local name=${DB_NAME:-nexum_production}
-        if [[ -n ${DB_PASSWORD:-} ]]; then
-            PGPASSWORD=$DB_PASSWORD
-            export PGPASSWORD
-        fi
+resolve_backup_connection() {
+    resolve_connection NEXUM_BACKUP_DATABASE_URL \
+        "backs up PostgreSQL (copy a SQLite file with sqlite3's .backup)" \
+        DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD
+    local name
+    if [[ $CONN_MODE == keywords ]]; then
+        name=${DB_NAME:-nexum_production}
         CONN_SOURCE="DB_HOST/DB_PORT/DB_NAME/DB_USER"
-        CONN_DBNAME="host=$(conninfo_quote "$host") port=$(conninfo_quote "$port")"
-        CONN_DBNAME+=" user=$(conninfo_quote "$user") dbname=$(conninfo_quote "$name")"
-        CONN_DESCRIPTION="database $name on $host:$port as $user"
-        return
+        CONN_DESCRIPTION="database $name on $CONN_DESCRIPTION"
+    else
+        name=$URL_DATABASE
+        [[ -n $name ]] || die "$EXIT_USAGE" "$CONN_SOURCE names no database"
+        CONN_DESCRIPTION="database $(url_decode "$name") on $CONN_DESCRIPTION"
     fi
-    CONN_SOURCE=$source
-    local variable
-    for variable in DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD; do
-        if [[ -n ${!variable:-} ]]; then
-            warn "$variable is ignored: the connection comes from $source"
-        fi
-    done
-    [[ $raw == *://* ]] || die "$EXIT_USAGE" "$source is not a URL"
-    local scheme=${raw%%://*} rest=${raw#*://}
-    case ${scheme%%+*} in
-        postgresql | postgres) ;;
-        sqlite) die "$EXIT_USAGE" "$source names a SQLite database; this script backs up PostgreSQL (copy a SQLite file with sqlite3's .backup)" ;;
-        *) die "$EXIT_USAGE" "$source must be a postgresql:// URL, not ${scheme%%+*}://" ;;
-    esac
-    local authority=${rest%%[/?]*}
-    local after=${rest:${#authority}}
-    local path=${after%%\?*} query=''
-    [[ $after == *\?* ]] && query=${after#*\?}
-    local userinfo='' hosts=$authority user=''
-    if [[ $authority == *@* ]]; then
-        userinfo=${authority%@*}
-        hosts=${authority##*@}
-        user=${userinfo%%:*}
-        if [[ $userinfo == *:* ]]; then
-            PGPASSWORD=$(url_decode "${userinfo#*:}")
-            export PGPASSWORD
-        fi
-    fi
-    set_libpq_query "$query"
-    query=$LIBPQ_QUERY
-    local name=${path#/}
-    [[ -n $name ]] || die "$EXIT_USAGE" "$source names no database"
-    CONN_DBNAME="postgresql://${user:+$user@}$hosts$path${query:+?$query}"
-    CONN_DESCRIPTION="database $(url_decode "$name") on ${hosts:-the default host}${user:+ as $(url_decode "$user")}"
+    CONN_DBNAME=$(conninfo "$name")
 }
 
 # --- the backup ------------------------------------------------------------------------
@@ -202,27 +88,14 @@ cleanup() {
     exit "$status"
 }
 
-require_tools() {
-    local tool
-    for tool in "$@"; do
-        command -v "$tool" >/dev/null 2>&1 || die "$EXIT_USAGE" "$tool is not on PATH"
-    done
-}
-
 verify_dump() {
-    local dump=$1 toc=$work_dir/toc table
-    local -a missing=()
+    local dump=$1 toc=$work_dir/toc
     if ! pg_restore --list "$dump" >"$toc"; then
         die "$EXIT_FAILED" "pg_restore cannot read the dump"
     fi
-    for table in $REQUIRED_TABLES; do
-        if ! grep -Eq "^[0-9]+; [0-9]+ [0-9]+ TABLE [^ ]+ $table " "$toc" ||
-            ! grep -Eq "^[0-9]+; [0-9]+ [0-9]+ TABLE DATA [^ ]+ $table " "$toc"; then
-            missing+=("$table")
-        fi
-    done
-    if ((${#missing[@]})); then
-        die "$EXIT_FAILED" "the dump lacks table(s) ${missing[*]}: is this the Nexum database?"
+    toc_missing_tables "$toc"
+    if ((${#MISSING_TABLES[@]})); then
+        die "$EXIT_FAILED" "the dump lacks table(s) ${MISSING_TABLES[*]}: is this the Nexum database?"
     fi
     # The table of contents sits at the start of the file; reading every entry back, data
     # decompressed, is what shows the rest of the file is whole.
@@ -291,7 +164,6 @@ main() {
     RETENTION_DAYS=${RETENTION_DAYS:-30}
     COMPRESS=${NEXUM_BACKUP_COMPRESS:-9}
     LOCK_WAIT_TIMEOUT=${NEXUM_BACKUP_LOCK_WAIT_TIMEOUT:-300s}
-    REQUIRED_TABLES=${NEXUM_BACKUP_REQUIRED_TABLES:-$DEFAULT_REQUIRED_TABLES}
     if ! [[ $RETENTION_DAYS =~ ^[0-9]{1,5}$ ]] || ((10#$RETENTION_DAYS < 1)); then
         die "$EXIT_USAGE" "RETENTION_DAYS must be a whole number of days, at least 1 (got '$RETENTION_DAYS')"
     fi
@@ -299,13 +171,9 @@ main() {
     [[ $COMPRESS =~ ^[0-9]$ ]] || die "$EXIT_USAGE" "NEXUM_BACKUP_COMPRESS must be 0-9"
     [[ $LOCK_WAIT_TIMEOUT =~ ^[0-9]+(ms|s|min|h)?$ ]] ||
         die "$EXIT_USAGE" "NEXUM_BACKUP_LOCK_WAIT_TIMEOUT must look like 300s, 5min or 300000"
-    local table
-    for table in $REQUIRED_TABLES; do
-        [[ $table =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] ||
-            die "$EXIT_USAGE" "NEXUM_BACKUP_REQUIRED_TABLES: '$table' is not a table name"
-    done
+    read_required_tables NEXUM_BACKUP_REQUIRED_TABLES
     require_tools pg_dump pg_restore sha256sum flock find mktemp
-    resolve_connection
+    resolve_backup_connection
 
     export PGAPPNAME=${PGAPPNAME:-nexum-backup}
     export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10}

@@ -52,35 +52,13 @@ set -euo pipefail
 readonly PROG=restore-nexum-db.sh
 readonly EXIT_FAILED=1 EXIT_USAGE=2 EXIT_INTEGRITY=3 EXIT_TARGET=4 EXIT_UNVERIFIED=5
 readonly EXIT_LOCKED=75
-readonly DEFAULT_REQUIRED_TABLES="accounts journal_entries journal_lines audit_events
-audit_chain_heads holds customers idempotency_keys alembic_version"
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 readonly SCRIPT_DIR
 
-# --- logging ---------------------------------------------------------------------------
+# shellcheck source=SCRIPTDIR/lib/nexum-postgres.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/nexum-postgres.sh"
 
-log() {
-    printf '%s %s[%d] %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$PROG" "$$" "$1" "$2" >&2
-}
-info() { log INFO "$*"; }
-warn() { log WARN "$*"; }
-die() {
-    local code=$1
-    shift
-    log ERROR "$*"
-    exit "$code"
-}
-
-usage() {
-    sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"
-}
-
-# --- connection settings (kept in step with backup-nexum-db.sh) -------------------------
-
-url_decode() {
-    local value=${1//\\/\\\\}
-    printf '%b' "${value//%/\\x}"
-}
+# --- connection settings ---------------------------------------------------------------
 
 url_encode() {
     local LC_ALL=C value=$1 out='' char i
@@ -94,118 +72,9 @@ url_encode() {
     printf '%s' "$out"
 }
 
-# Keyword/value conninfo quoting: 'value' with \ and ' escaped.
-conninfo_quote() {
-    local value=${1//\\/\\\\}
-    printf "'%s'" "${value//\'/\\\'}"
-}
-
-# LIBPQ_QUERY: the URL's query string with only what libpq understands: asyncpg's ssl=X
-# becomes sslmode=X, a password moves to PGPASSWORD, anything else (driver options) is
-# dropped with a warning naming it.
-set_libpq_query() {
-    local query=$1 pair key value mapped
-    local -a kept=() pairs=()
-    LIBPQ_QUERY=''
-    [[ -n $query ]] || return 0
-    IFS='&' read -ra pairs <<<"$query"
-    for pair in "${pairs[@]}"; do
-        [[ -n $pair ]] || continue
-        key=${pair%%=*}
-        value=${pair#*=}
-        case $key in
-            ssl)
-                case $value in
-                    true | 1 | require) mapped=require ;;
-                    false | 0 | disable) mapped=disable ;;
-                    allow | prefer | verify-ca | verify-full) mapped=$value ;;
-                    *) die "$EXIT_USAGE" "the database URL's ssl parameter has a value libpq does not know" ;;
-                esac
-                kept+=("sslmode=$mapped")
-                ;;
-            password)
-                PGPASSWORD=$(url_decode "$value")
-                export PGPASSWORD
-                ;;
-            dbname)
-                die "$EXIT_USAGE" "put the database name in the URL's path, not in a dbname parameter"
-                ;;
-            sslmode | sslrootcert | sslcert | sslkey | sslcrl | sslcrldir | sslpassword | sslsni | \
-                sslcompression | ssl_min_protocol_version | ssl_max_protocol_version | \
-                connect_timeout | application_name | fallback_application_name | options | \
-                target_session_attrs | load_balance_hosts | keepalives | keepalives_idle | \
-                keepalives_interval | keepalives_count | tcp_user_timeout | gssencmode | \
-                channel_binding | krbsrvname | gsslib | requirepeer | require_auth | service | \
-                passfile | host | hostaddr | port | user | client_encoding)
-                kept+=("$pair")
-                ;;
-            *) warn "ignoring the database URL parameter '$key' (not a libpq parameter)" ;;
-        esac
-    done
-    local IFS='&'
-    LIBPQ_QUERY=${kept[*]}
-}
-
-# Reads the connection settings once; then conninfo DB and app_url DB give, for any
-# database on that server, what libpq's --dbname takes (no password in it) and the URL
-# `nexum verify` takes in NEXUM_DATABASE_URL.
-resolve_connection() {
-    local raw='' source=''
-    if [[ -n ${NEXUM_RESTORE_DATABASE_URL:-} ]]; then
-        raw=$NEXUM_RESTORE_DATABASE_URL source=NEXUM_RESTORE_DATABASE_URL
-    elif [[ -n ${NEXUM_DATABASE_URL:-} ]]; then
-        raw=$NEXUM_DATABASE_URL source=NEXUM_DATABASE_URL
-    fi
-    if [[ -z $raw ]]; then
-        CONN_MODE=keywords
-        CONN_HOST=${DB_HOST:-localhost} CONN_PORT=${DB_PORT:-5432} CONN_USER=${DB_USER:-nexum_prod}
-        if [[ -n ${DB_PASSWORD:-} ]]; then
-            PGPASSWORD=$DB_PASSWORD
-            export PGPASSWORD
-        fi
-        CONN_SOURCE="DB_HOST/DB_PORT/DB_USER"
-        CONN_DESCRIPTION="$CONN_HOST:$CONN_PORT as $CONN_USER"
-        return
-    fi
-    CONN_MODE=url
-    CONN_SOURCE=$source
-    [[ $raw == *://* ]] || die "$EXIT_USAGE" "$source is not a URL"
-    URL_SCHEME=${raw%%://*}
-    local rest=${raw#*://}
-    case ${URL_SCHEME%%+*} in
-        postgresql | postgres) ;;
-        sqlite) die "$EXIT_USAGE" "$source names a SQLite database; this script restores PostgreSQL" ;;
-        *) die "$EXIT_USAGE" "$source must be a postgresql:// URL, not ${URL_SCHEME%%+*}://" ;;
-    esac
-    URL_AUTHORITY=${rest%%[/?]*}
-    local after=${rest:${#URL_AUTHORITY}}
-    URL_QUERY=''
-    [[ $after == *\?* ]] && URL_QUERY=${after#*\?}
-    local userinfo='' user=''
-    URL_HOSTS=$URL_AUTHORITY
-    if [[ $URL_AUTHORITY == *@* ]]; then
-        userinfo=${URL_AUTHORITY%@*}
-        URL_HOSTS=${URL_AUTHORITY##*@}
-        user=${userinfo%%:*}
-        if [[ $userinfo == *:* ]]; then
-            PGPASSWORD=$(url_decode "${userinfo#*:}")
-            export PGPASSWORD
-        fi
-    fi
-    URL_USER=$user
-    set_libpq_query "$URL_QUERY"
-    CONN_DESCRIPTION="${URL_HOSTS:-the default host}${user:+ as $(url_decode "$user")}"
-}
-
-conninfo() {
-    if [[ $CONN_MODE == keywords ]]; then
-        printf '%s' "host=$(conninfo_quote "$CONN_HOST") port=$(conninfo_quote "$CONN_PORT")"
-        printf '%s' " user=$(conninfo_quote "$CONN_USER") dbname=$(conninfo_quote "$1")"
-    else
-        printf '%s' "postgresql://${URL_USER:+$URL_USER@}$URL_HOSTS/$1${LIBPQ_QUERY:+?$LIBPQ_QUERY}"
-    fi
-}
-
+# After resolve_connection (in the library), conninfo DB gives what libpq's --dbname takes
+# for any database DB on that server (no password in it), and app_url DB the URL `nexum
+# verify` takes in NEXUM_DATABASE_URL. A URL's own database name is not used: TARGET_DB is.
 app_url() {
     if [[ $CONN_MODE == keywords ]]; then
         # the password, if any, reaches asyncpg through PGPASSWORD (or ~/.pgpass)
@@ -251,13 +120,6 @@ cleanup() {
     exit "$status"
 }
 
-require_tools() {
-    local tool
-    for tool in "$@"; do
-        command -v "$tool" >/dev/null 2>&1 || die "$EXIT_USAGE" "$tool is not on PATH"
-    done
-}
-
 find_cli() {
     if [[ -n ${NEXUM_CLI:-} ]]; then
         NEXUM=$NEXUM_CLI
@@ -290,18 +152,12 @@ check_checksum() {
 }
 
 check_contents() {
-    local dump=$1 toc=$work_dir/toc table
-    local -a missing=()
+    local dump=$1 toc=$work_dir/toc
     pg_restore --list "$dump" >"$toc" ||
         die "$EXIT_INTEGRITY" "pg_restore cannot read $dump: not a custom-format dump, or damaged"
-    for table in $REQUIRED_TABLES; do
-        if ! grep -Eq "^[0-9]+; [0-9]+ [0-9]+ TABLE [^ ]+ $table " "$toc" ||
-            ! grep -Eq "^[0-9]+; [0-9]+ [0-9]+ TABLE DATA [^ ]+ $table " "$toc"; then
-            missing+=("$table")
-        fi
-    done
-    ((${#missing[@]} == 0)) ||
-        die "$EXIT_INTEGRITY" "the dump lacks table(s) ${missing[*]}: not a Nexum backup"
+    toc_missing_tables "$toc"
+    ((${#MISSING_TABLES[@]} == 0)) ||
+        die "$EXIT_INTEGRITY" "the dump lacks table(s) ${MISSING_TABLES[*]}: not a Nexum backup"
     DUMP_CREATED=$(sed -n 's/^; Archive created at //p' "$toc")
     DUMP_SOURCE=$(sed -n 's/^;[[:space:]]*dbname: //p' "$toc")
     # The encoding the data was dumped in, so the new database has the same one.
@@ -425,15 +281,10 @@ main() {
             die "$EXIT_USAGE" "$TARGET_DB is not a database to restore into"
             ;;
     esac
-    REQUIRED_TABLES=${NEXUM_RESTORE_REQUIRED_TABLES:-$DEFAULT_REQUIRED_TABLES}
-    local table
-    for table in $REQUIRED_TABLES; do
-        [[ $table =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] ||
-            die "$EXIT_USAGE" "NEXUM_RESTORE_REQUIRED_TABLES: '$table' is not a table name"
-    done
+    read_required_tables NEXUM_RESTORE_REQUIRED_TABLES
     require_tools pg_restore psql sha256sum flock mktemp
     find_cli
-    resolve_connection
+    resolve_connection NEXUM_RESTORE_DATABASE_URL "restores PostgreSQL"
     export PGAPPNAME=${PGAPPNAME:-nexum-restore}
     export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10}
     scratch="${TARGET_DB:0:40}_restoring_$$"
