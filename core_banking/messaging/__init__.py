@@ -1,0 +1,1 @@
+"""Adapters to message brokers: the event relay's way out (Kafka)."""
