@@ -9,7 +9,9 @@ failure, lock and administrative change is in the audit trail.
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,7 +21,7 @@ from uuid import UUID
 from core_banking.domain.audit import AuditRecord
 from core_banking.domain.commands import RequestContext
 from core_banking.domain.customers import clean_name
-from core_banking.domain.errors import Conflict, InvalidInput, NotFound
+from core_banking.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
 from core_banking.domain.ids import uuid7
 from core_banking.domain.passwords import check_password
 from core_banking.domain.security import (
@@ -41,8 +43,10 @@ from core_banking.domain.users import (
 )
 from core_banking.ports import Clock, LedgerStore, UnitOfWork
 from core_banking.services.auditing import audit_record
+from core_banking.services.principal_cache import CachedAccess, PrincipalCache
 
 SESSION_TOUCH_INTERVAL = timedelta(seconds=30)
+logger = logging.getLogger("core_banking.auth")
 MAX_PAGE = 100
 
 
@@ -139,6 +143,7 @@ class AuthService:
         tokens: TokenCodec,
         api_key_codec: ApiKeyCodec,
         settings: AuthSettings,
+        principals: PrincipalCache | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -146,6 +151,8 @@ class AuthService:
         self._tokens = tokens
         self._keys = api_key_codec
         self._settings = settings
+        self._principals = principals
+        """Answers to "who is this?" shared between processes, when a cache is configured."""
         # Verifying against a real hash of a random password costs what checking a real
         # user's password costs: a wrong username answers as slowly as a wrong password.
         self._decoy_hash = passwords.hash(secrets.token_urlsafe(16))
@@ -270,7 +277,7 @@ class AuthService:
             await uow.sessions.revoke(session_id, now)
             await uow.audit.append(self._audit(context, "auth.logout", "session", session_id))
 
-        await self._store.atomically(work)
+        await self._invalidating(lambda cache: cache.user_changed(principal.id), work)
 
     # --- who is asking --------------------------------------------------------------------
 
@@ -279,19 +286,40 @@ class AuthService:
         now = self._clock.now()
         claims = self._tokens.decode(token, now)
 
-        async def work(uow: UnitOfWork) -> Principal:
-            session = await uow.sessions.get(claims.session_id)
-            if session is None or session.user_id != claims.user_id:
+        async def load() -> CachedAccess:
+            return await self._session_access(claims.session_id, claims.user_id, now)
+
+        access = (
+            await self._principals.session(claims.session_id, claims.user_id, load)
+            if self._principals is not None
+            else await load()
+        )
+        if (
+            access.expires_at is None
+            or access.last_seen_at is None
+            or not (
+                now < access.expires_at
+                and now - access.last_seen_at <= self._settings.session_idle_timeout
+            )
+        ):
+            raise Unauthenticated("the session has ended; log in again")
+        return access.principal
+
+    async def _session_access(self, session_id: UUID, user_id: UUID, now: datetime) -> CachedAccess:
+        """The session, its user and their roles, read without a write transaction; the
+        session's last-seen time is written only when it is SESSION_TOUCH_INTERVAL old."""
+
+        async def look_up(uow: UnitOfWork) -> tuple[Session, Principal]:
+            session = await uow.sessions.get(session_id)
+            if session is None or session.user_id != user_id:
                 raise Unauthenticated("the session does not exist")
             if not session.is_live(now, self._settings.session_idle_timeout):
                 raise Unauthenticated("the session has ended; log in again")
             user = await uow.users.get(session.user_id)
             if user is None or user.status is not UserStatus.ACTIVE:
                 raise Unauthenticated("the user is disabled")
-            if now - session.last_seen_at >= SESSION_TOUCH_INTERVAL:
-                await uow.sessions.touch(session.id, now)
             roles = await uow.roles.named(user.roles)
-            return Principal(
+            principal = Principal(
                 id=user.id,
                 kind=PrincipalKind.USER,
                 name=user.username,
@@ -300,8 +328,14 @@ class AuthService:
                 roles=user.roles,
                 session_id=session.id,
             )
+            return session, principal
 
-        return await self._store.atomically(work)
+        session, principal = await self._store.read(look_up)
+        last_seen = session.last_seen_at
+        if now - last_seen >= SESSION_TOUCH_INTERVAL:
+            await self._store.atomically(lambda uow: uow.sessions.touch(session_id, now))
+            last_seen = now
+        return CachedAccess(principal, expires_at=session.expires_at, last_seen_at=last_seen)
 
     async def principal_for_api_key(self, presented: str) -> Principal:
         parsed = self._keys.parse_key(presented)
@@ -310,23 +344,46 @@ class AuthService:
         key_id, secret = parsed
         now = self._clock.now()
 
-        async def work(uow: UnitOfWork) -> Principal:
-            key = await uow.api_keys.get(key_id)
-            if key is None or not self._keys.secret_matches(secret, key.secret_digest):
-                raise Unauthenticated("the API key is not valid")
-            if not key.is_usable(now):
-                raise Unauthenticated("the API key is revoked or expired")
-            if key.last_used_at is None or now - key.last_used_at >= SESSION_TOUCH_INTERVAL:
-                await uow.api_keys.mark_used(key.id, now)
-            return Principal(
-                id=key.id,
-                kind=PrincipalKind.API_KEY,
-                name=key.name,
-                permissions=key.permissions,
-                amount_limit=key.amount_limit,
-            )
+        async def load() -> CachedAccess:
+            return await self._api_key_access(key_id, secret, now)
 
-        return await self._store.atomically(work)
+        access = (
+            await self._principals.api_key(key_id, load)
+            if self._principals is not None
+            else await load()
+        )
+        if access.secret_digest is None or not self._keys.secret_matches(
+            secret, access.secret_digest
+        ):
+            raise Unauthenticated("the API key is not valid")
+        if access.expires_at is not None and now >= access.expires_at:
+            raise Unauthenticated("the API key is revoked or expired")
+        return access.principal
+
+    async def _api_key_access(self, key_id: UUID, secret: str, now: datetime) -> CachedAccess:
+        """The key, read without a write transaction; its last use is written only when it
+        is SESSION_TOUCH_INTERVAL old. A revoked key is never an answer to cache, and only
+        the holder of the secret learns that it was revoked."""
+        key = await self._store.read(lambda uow: uow.api_keys.get(key_id))
+        if key is None or not self._keys.secret_matches(secret, key.secret_digest):
+            raise Unauthenticated("the API key is not valid")
+        if key.revoked_at is not None:
+            raise Unauthenticated("the API key is revoked or expired")
+        if key.last_used_at is None or now - key.last_used_at >= SESSION_TOUCH_INTERVAL:
+            await self._store.atomically(lambda uow: uow.api_keys.mark_used(key_id, now))
+        principal = Principal(
+            id=key.id,
+            kind=PrincipalKind.API_KEY,
+            name=key.name,
+            permissions=key.permissions,
+            amount_limit=key.amount_limit,
+        )
+        return CachedAccess(
+            principal,
+            expires_at=key.expires_at,
+            last_seen_at=now,
+            secret_digest=key.secret_digest,
+        )
 
     # --- users ----------------------------------------------------------------------------
 
@@ -401,7 +458,7 @@ class AuthService:
             )
             return _must(await uow.users.get(user.id), "user")
 
-        return await self._store.atomically(work)
+        return await self._invalidating(lambda cache: cache.user_changed(user_id), work)
 
     async def revoke_sessions(self, user_id: UUID, context: RequestContext) -> int:
         async def work(uow: UnitOfWork) -> int:
@@ -412,7 +469,7 @@ class AuthService:
             )
             return ended
 
-        return await self._store.atomically(work)
+        return await self._invalidating(lambda cache: cache.user_changed(user_id), work)
 
     async def users(self, limit: int, after: UUID | None) -> list[User]:
         return await self._store.read(lambda uow: uow.users.list(min(limit, MAX_PAGE), after))
@@ -452,7 +509,7 @@ class AuthService:
             )
             return saved
 
-        return await self._store.atomically(work)
+        return await self._invalidating(lambda cache: cache.roles_changed(), work)
 
     async def delete_role(self, name: str, context: RequestContext) -> None:
         async def work(uow: UnitOfWork) -> None:
@@ -466,7 +523,7 @@ class AuthService:
                 self._audit(context, "role.deleted", "role", None, {"role": name})
             )
 
-        await self._store.atomically(work)
+        await self._invalidating(lambda cache: cache.roles_changed(), work)
 
     # --- API keys -------------------------------------------------------------------------
 
@@ -527,9 +584,30 @@ class AuthService:
             await uow.audit.append(self._audit(context, "api_key.revoked", "api_key", key_id))
             return _must(await uow.api_keys.get(key_id), "API key")
 
-        return await self._store.atomically(work)
+        return await self._invalidating(lambda cache: cache.api_key_changed(key_id), work)
 
     # --- helpers --------------------------------------------------------------------------
+
+    async def _invalidating[T](
+        self,
+        bump: Callable[[PrincipalCache], Awaitable[None]],
+        work: Callable[[UnitOfWork], Awaitable[T]],
+    ) -> T:
+        """Run ``work``, a change that alters who someone is, with the cached answers it
+        affects invalidated before (so an unreachable cache refuses the change) and after
+        (so nothing cached from the old state in between is used)."""
+        if self._principals is None:
+            return await self._store.atomically(work)
+        try:
+            await bump(self._principals)
+        except Exception as exc:
+            raise Unavailable("the shared cache cannot be reached; nothing was changed") from exc
+        result = await self._store.atomically(work)
+        try:
+            await bump(self._principals)
+        except Exception:  # done, and what was cached before it is already void
+            logger.exception("The shared cache could not be told of a change just made")
+        return result
 
     def _new_user(self, new_user: NewUser) -> User:
         username = clean_username(new_user.username)

@@ -1,0 +1,1 @@
+"""Adapters to shared caches: Redis, behind the SharedCache port."""
