@@ -4,6 +4,12 @@ Writes go through `atomically`, which runs the caller's work in one transaction,
 and retries the whole transaction a bounded number of times when the database reports a
 transient conflict (a deadlock or a serialization failure). Reads go through `read`, on a
 connection in autocommit mode so a single query costs a single round trip.
+
+A lost connection (the server restarted, crashed or refused us) is retried too, with a
+longer pause, wherever running the work again cannot repeat it: reads always, a write
+transaction when the loss came before its COMMIT was sent (the server rolled it back). A
+loss during COMMIT leaves the outcome unknown and is raised: the caller retries with its
+idempotency key, which was written in that same transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
 from core_banking.ports import FieldCipher, NoTelemetry, Telemetry, UnitOfWork
 from core_banking.security.encryption import PlaintextFields
-from core_banking.storage.errors import is_transient
+from core_banking.storage.errors import DatabaseUnavailable, connection_lost, is_transient
 from core_banking.storage.unit_of_work import SqlUnitOfWork
 from core_banking.storage.urls import async_url
 
@@ -33,6 +39,18 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 5
 _BACKOFF_BASE_SECONDS = 0.005
 _BACKOFF_MAX_SECONDS = 0.2
+# After a lost connection: pauses of 0.1, 0.2, 0.4, 0.8 s (half to all of it), so a request
+# rides through a server restart of about a second and fails (503) within 1.5 s otherwise.
+_RECONNECT_BACKOFF_BASE_SECONDS = 0.05
+_RECONNECT_BACKOFF_MAX_SECONDS = 0.8
+
+
+def _always(_exc: BaseException) -> bool:
+    return True
+
+
+def _never(_exc: BaseException) -> bool:
+    return False
 
 
 class Storage:
@@ -49,6 +67,7 @@ class Storage:
         pool_timeout: float = 30,
         echo: bool = False,
         audit_enabled: bool = True,
+        events_enabled: bool = False,
         cipher: FieldCipher | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
@@ -59,6 +78,9 @@ class Storage:
                 f"not {self.url.get_backend_name()}; use create_storage() to choose by URL"
             )
         self.audit_enabled = audit_enabled
+        self.events_enabled = events_enabled
+        """Write the event outbox (NEXUM_ENABLE_KAFKA_EVENTS): PostgreSQL's triggers look
+        at the connection's nexum.outbox setting, SQLite's writers at this flag."""
         self.cipher: FieldCipher = cipher or PlaintextFields()
         self.telemetry: Telemetry = telemetry or NoTelemetry()
         self.pool_timeout = pool_timeout
@@ -69,6 +91,7 @@ class Storage:
             pool_timeout=pool_timeout,
             pool_pre_ping=False,
             echo=echo,
+            hide_parameters=True,  # echo and error messages never quote values: personal data
             **self._engine_options(),
         )
         self._configure(self.engine)
@@ -106,17 +129,23 @@ class Storage:
             conn,
             audit_enabled=self.audit_enabled if audit_enabled is None else audit_enabled,
             cipher=self.cipher,
+            events_enabled=self.events_enabled,
         )
 
     async def atomically(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        committing = False
+
         async def attempt() -> T:
+            nonlocal committing
+            committing = False
             async with self._transaction() as conn:
                 uow = self.unit_of_work(conn)
                 result = await work(uow)
+                committing = True  # from here a lost connection leaves the outcome unknown
             self.telemetry.audited(uow.audit.appended)
             return result
 
-        return await self.retrying(attempt)
+        return await self.retrying(attempt, reconnect=lambda _exc: not committing)
 
     async def post_entry(
         self,
@@ -127,8 +156,16 @@ class Storage:
         return await self.atomically(lambda uow: uow.ledger.post(request, claim, audit))
 
     async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        return await self.retrying(lambda: self.read_once(work), reconnect=_always)
+
+    async def read_once(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """``read`` without retries (a router tries elsewhere instead)."""
         async with self.autocommit_engine.connect() as conn:
             return await work(self.unit_of_work(conn, audit_enabled=False))
+
+    async def read_replica(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """A read that a replica could serve; one database has none, so: ``read``."""
+        return await self.read(work)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[AsyncConnection]:
@@ -141,18 +178,36 @@ class Storage:
     async def _begin_snapshot(self, conn: AsyncConnection) -> None:
         """Hook: prepare a connection for a consistent multi-query read."""
 
-    async def retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+    async def retrying(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        reconnect: Callable[[BaseException], bool] = _never,
+    ) -> T:
         """Run ``attempt``, again after a short random pause if it hit a transient conflict,
-        at most MAX_ATTEMPTS times."""
+        or lost its connection and ``reconnect(error)`` says running it again is safe; at
+        most MAX_ATTEMPTS times. A connection loss it gives up on is raised as
+        DatabaseUnavailable, caused by the driver's error."""
         number = 1
         while True:
             try:
                 return await attempt()
             except Exception as exc:
-                if number >= MAX_ATTEMPTS or not is_transient(exc):
+                again = number < MAX_ATTEMPTS
+                lost = connection_lost(exc)
+                if again and is_transient(exc):
+                    ceiling = min(_BACKOFF_MAX_SECONDS, _BACKOFF_BASE_SECONDS * 2**number)
+                    pause = random.uniform(0, ceiling)  # noqa: S311 - jitter, not secrets
+                elif again and lost and reconnect(exc):
+                    ceiling = min(
+                        _RECONNECT_BACKOFF_MAX_SECONDS, _RECONNECT_BACKOFF_BASE_SECONDS * 2**number
+                    )
+                    pause = random.uniform(ceiling / 2, ceiling)  # noqa: S311
+                elif lost:
+                    raise DatabaseUnavailable("the database cannot be reached") from exc
+                else:
                     raise
-            ceiling = min(_BACKOFF_MAX_SECONDS, _BACKOFF_BASE_SECONDS * 2**number)
-            await asyncio.sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not secrets
+            await asyncio.sleep(pause)
             number += 1
 
     async def ping(self) -> float:

@@ -10,6 +10,7 @@ retried a bounded number of times.
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,72 @@ def is_transient(exc: BaseException) -> bool:
     if error.sqlstate in _TRANSIENT_SQLSTATES:
         return True
     return error.sqlstate is None and "database is locked" in error.message
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached, or the connection was lost, and running the work
+    again was not safe or did not help. If the loss came in flight, whether the work
+    committed is unknown: a retry with the same idempotency key settles it."""
+
+
+class ConnectionClosed(Exception):
+    """The driver's connection was closed when a statement failed, whatever the driver said:
+    asyncpg can report a server going away mid-statement as an internal protocol error
+    ("cannot switch to state 12; another operation (2) is in progress")."""
+
+
+# Class 08 (connection exception), and the server going away: administrator shutdown,
+# crash shutdown, "cannot connect now" (starting up, shutting down, in recovery).
+_CONNECTION_SQLSTATES = frozenset(
+    {"08000", "08001", "08003", "08004", "08006", "08007", "57P01", "57P02", "57P03"}
+)
+# asyncpg says this when a statement is about to be sent on a connection it already knows
+# to be closed: nothing reached the server.
+_CLOSED_BEFORE_USE = ("connection is closed", "the underlying connection is closed")
+
+
+def causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps (SQLAlchemy's ``orig``, then causes)."""
+    found: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(found) < 16:
+        found.append(seen)
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return found
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """The database connection failed or was lost (the server restarted, crashed, refused
+    or dropped it), as opposed to the statement being refused. Whether the work it carried
+    was committed is unknown unless :func:`never_reached_server` says so."""
+    for seen in causes(exc):
+        if isinstance(seen, ConnectionClosed) or getattr(seen, "connection_invalidated", False):
+            return True
+        if getattr(seen, "sqlstate", None) in _CONNECTION_SQLSTATES:
+            return True
+        if isinstance(seen, ConnectionError | socket.gaierror):
+            return True
+        if type(seen).__name__ == "InterfaceError" and _closed_before_use(seen):
+            return True
+    return False
+
+
+def never_reached_server(exc: BaseException) -> bool:
+    """A connection failure that happened before the statement was sent: the connection
+    could not be opened (refused, the server starting up) or was already known to be closed.
+    Running the same work again cannot repeat anything."""
+    for seen in causes(exc):
+        if isinstance(seen, ConnectionRefusedError | socket.gaierror):
+            return True
+        if getattr(seen, "sqlstate", None) == "57P03":  # cannot connect now
+            return True
+        if type(seen).__name__ == "InterfaceError" and _closed_before_use(seen):
+            return True
+    return False
+
+
+def _closed_before_use(exc: BaseException) -> bool:
+    return any(str(exc).endswith(message) for message in _CLOSED_BEFORE_USE)
 
 
 def violated_constraint(exc: BaseException) -> str | None:

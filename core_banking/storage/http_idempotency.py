@@ -19,6 +19,7 @@ from core_banking.storage.schema import http_idempotency
 from core_banking.storage.sql import insert_or_ignore
 
 ClaimOutcome = Claimed | Replay | InFlight | Mismatch
+_CLAIM_ATTEMPTS = 3
 
 
 class HttpIdempotencyRepository:
@@ -37,24 +38,31 @@ class HttpIdempotencyRepository:
         now: datetime,
         stale_after: timedelta,
     ) -> ClaimOutcome:
-        inserted = await self._conn.execute(
-            insert_or_ignore(self._conn, http_idempotency).values(
-                principal=principal,
-                key=key,
-                fingerprint=fingerprint,
-                completed=False,
-                created_at=now,
-            )
-        )
-        if inserted.rowcount == 1:
-            return Claimed()
-        row = (
-            await self._conn.execute(
-                select(http_idempotency).where(
-                    http_idempotency.c.principal == principal, http_idempotency.c.key == key
+        for _ in range(_CLAIM_ATTEMPTS):
+            inserted = await self._conn.execute(
+                insert_or_ignore(self._conn, http_idempotency).values(
+                    principal=principal,
+                    key=key,
+                    fingerprint=fingerprint,
+                    completed=False,
+                    created_at=now,
                 )
             )
-        ).one()
+            if inserted.rowcount == 1:
+                return Claimed()
+            row = (
+                await self._conn.execute(
+                    select(http_idempotency).where(
+                        http_idempotency.c.principal == principal, http_idempotency.c.key == key
+                    )
+                )
+            ).one_or_none()
+            if row is not None:
+                break
+            # PostgreSQL, READ COMMITTED: the request holding the key was refused and
+            # released it between our insert and this read; the key is free, try again
+        else:
+            return InFlight()  # taken and released over and over: the client retries
         if bytes(row.fingerprint) != fingerprint:
             return Mismatch()
         if row.completed:

@@ -4,20 +4,29 @@ Transactions run at READ COMMITTED, stated explicitly; correctness under concurr
 from row locks taken in one global order (accounts by id, holds before accounts), not from
 the isolation level. A single posting is one call to ``nexum_post_entry`` in autocommit
 mode: one round trip, one transaction.
+
+After the server restarts or crashes, the pool's connections are dead. One that the driver
+already knows to be closed is replaced at checkout, with every older pooled connection (no
+extra round trip); one that dies in use is discarded, and the work retried where that is
+safe (``Storage.retrying``). A posting lost in flight is retried only with its idempotency
+claim, which makes the retry return the first posting if that one did commit.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core_banking.domain.audit import AuditRecord
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
 from core_banking.storage.audit import AuditWriter
 from core_banking.storage.base import Storage
+from core_banking.storage.errors import ConnectionClosed, connection_lost, never_reached_server
 from core_banking.storage.posting_postgres import PostgresPostingWriter
 
 APPLICATION_NAME = "nexum"
@@ -33,8 +42,10 @@ class PostgreSQLStorage(Storage):
         statement_timeout_seconds: float = 30,
         lock_timeout_seconds: float = 10,
         idle_in_transaction_timeout_seconds: float = 60,
+        connect_timeout_seconds: float | None = None,
         **options: Any,
     ) -> None:
+        self._connect_timeout = connect_timeout_seconds  # None: the driver's (60 s)
         self._server_settings = {
             "application_name": APPLICATION_NAME,
             "statement_timeout": str(int(statement_timeout_seconds * 1000)),
@@ -42,14 +53,19 @@ class PostgreSQLStorage(Storage):
             "idle_in_transaction_session_timeout": str(
                 int(idle_in_transaction_timeout_seconds * 1000)
             ),
+            # read by the outbox triggers (sql/0003_event_outbox.sql)
+            "nexum.outbox": "on" if options.get("events_enabled") else "off",
         }
         super().__init__(url, **options)
 
     def _engine_options(self) -> dict[str, Any]:
-        return {
-            "isolation_level": "READ COMMITTED",
-            "connect_args": {"server_settings": self._server_settings},
-        }
+        connect_args: dict[str, Any] = {"server_settings": self._server_settings}
+        if self._connect_timeout is not None:
+            connect_args["timeout"] = self._connect_timeout
+        return {"isolation_level": "READ COMMITTED", "connect_args": connect_args}
+
+    def _configure(self, engine: AsyncEngine) -> None:
+        discard_closed_connections(engine)
 
     async def post_entry(
         self,
@@ -62,11 +78,38 @@ class PostgreSQLStorage(Storage):
                 raw = await conn.get_raw_connection()
                 trail = AuditWriter(conn, enabled=self.audit_enabled)
                 writer = PostgresPostingWriter(conn, trail, driver=raw.driver_connection)
-                result = await writer.post(request, claim, audit)
+                try:
+                    result = await writer.post(request, claim, audit)
+                except Exception as exc:
+                    lost = connection_lost(exc)
+                    driver = raw.driver_connection
+                    closed = driver is not None and bool(driver.is_closed())
+                    if lost or closed:
+                        # The driver's own error bypasses SQLAlchemy, which would otherwise
+                        # put the dead connection back in the pool for the next posting.
+                        await conn.invalidate(exc)
+                    if closed and not lost:  # lost in flight, under another name
+                        raise ConnectionClosed("the connection closed under a posting") from exc
+                    raise
             self.telemetry.audited(trail.appended)
             return result
 
-        return await self.retrying(attempt)
+        # Lost in flight, the call may have committed; with a claim, a retry finds it and
+        # answers with that posting (replayed), so only then is it safe to run again.
+        return await self.retrying(
+            attempt, reconnect=lambda exc: claim is not None or never_reached_server(exc)
+        )
 
     async def _begin_snapshot(self, conn: AsyncConnection) -> None:
         await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+
+
+def discard_closed_connections(engine: AsyncEngine) -> None:
+    """At checkout, replace a pooled connection the driver already knows is closed (the
+    server restarted or dropped it), and with it every connection pooled before it: they
+    belonged to the same server. Costs no round trip, unlike a pre-ping."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise InvalidatePoolError("the server closed this pooled connection")

@@ -1,0 +1,932 @@
+"""Scale-out as the deployment guide draws it: nginx in front of several API server processes
+that share one PostgreSQL database and one Redis ("Horizontal Scaling").
+
+Two ``python run.py`` processes (tests/support/server.py), each on its own port, and an nginx
+of this test's own (a child process with its own prefix directory, listening on loopback)
+with the guide's upstream block. Which backend answered a request is read from the backends'
+own logs: every request carries an X-Request-ID, nginx passes it through, and each process
+logs "request completed" with that id. The tests prove that requests are spread over both
+processes, that concurrent duplicates of one Idempotency-Key landing on different processes
+post once and nothing is overspent, that the login budget is one budget across processes
+(kept in Redis), and that killing one backend mid-run loses nothing.
+
+Needs nginx (skipped without it unless NEXUM_TEST_REQUIRE_TOOLS=1), Redis at
+NEXUM_TEST_REDIS_URL (default redis://127.0.0.1:6379/15) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NoReturn
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from support.api import ADMIN_PASSWORD, ADMIN_USERNAME, USER_PASSWORD, Api, money
+from support.databases import (
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_available,
+    postgres_required,
+)
+from support.redis import named_redis_url, redis_problem
+from support.server import Server, free_port, nexum, start, wait_until_ready
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+AUTH_LIMIT = 5  # login attempts a minute per client address
+API_TIMEOUT = 3  # s; a claim left by a killed process is taken over after twice this
+MAX_BODY = 2 * 1024 * 1024  # the app's NEXUM_API_MAX_REQUEST_SIZE; nginx's default is 1m
+PROXY = "127.0.0.1"  # nginx's address as the backends see it: their one trusted proxy
+PROBLEM = "application/problem+json"
+
+
+def tools_required() -> bool:
+    return os.environ.get("NEXUM_TEST_REQUIRE_TOOLS") == "1"
+
+
+def unavailable(problem: str) -> NoReturn:
+    """Skip for a missing tool or service, or fail when CI says they must be there."""
+    if tools_required() or (
+        "Redis" in problem and os.environ.get("NEXUM_TEST_REQUIRE_REDIS") == "1"
+    ):
+        pytest.fail(problem)
+    pytest.skip(problem)
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(path).exists()),
+        None,
+    )
+
+
+def loopback_address() -> str:
+    """A loopback address of this run alone (Linux routes all of 127/8 to lo), never the
+    proxy's 127.0.0.1: a client connecting from it is an ordinary, untrusted client."""
+    return (
+        f"127.{secrets.randbelow(190) + 64}.{secrets.randbelow(256)}.{secrets.randbelow(253) + 2}"
+    )
+
+
+def benchmark_range_address() -> str:
+    """An address from the benchmarking range 198.18.0.0/15, of this run alone."""
+    return f"198.{18 + secrets.randbelow(2)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
+def problem_code(response: httpx.Response) -> str | None:
+    """The problem's code, when the answer is a problem (nginx's own pages are HTML)."""
+    if not response.headers.get("content-type", "").startswith(PROBLEM):
+        return None
+    code: str | None = response.json().get("code")
+    return code
+
+
+def rid(tag: str) -> str:
+    return f"{tag}-{uuid.uuid4().hex}"
+
+
+# --- nginx ---------------------------------------------------------------------------------
+
+
+def nginx_config(prefix: Path, port: int, backends: list[int], max_body: int) -> str:
+    """The guide's "Horizontal Scaling" upstream and proxy settings, on loopback, with every
+    path nginx writes inside ``prefix``. Differences from the guide, all for a test: no TLS;
+    fail_timeout 2s instead of 30s (a restarted backend rejoins within the test);
+    X-Request-ID passed through (or nginx's own $request_id when the client sent none);
+    client_max_body_size equal to the app's limit (nginx's default, 1m, would refuse
+    bodies the app accepts); and, when run as root, worker processes as root, because the
+    test's temporary directories are private to root (in production: the distribution's
+    unprivileged user, e.g. www-data)."""
+    user = "user root root;" if os.geteuid() == 0 else ""
+    servers = "\n".join(
+        f"        server 127.0.0.1:{backend} max_fails=3 fail_timeout=2s;" for backend in backends
+    )
+    return f"""\
+# generated by tests/scaleout/test_nginx_two_api_processes.py; a test's nginx, not a deployment
+{user}
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+
+events {{
+    worker_connections 1024;
+}}
+
+http {{
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+
+    # the request id the client sent, or nginx's own: the backends log it and send it back
+    map $http_x_request_id $nexum_request_id {{
+        ""      $request_id;
+        default $http_x_request_id;
+    }}
+    log_format nexum '$nexum_request_id\\t$status\\t$upstream_addr\\t$upstream_status\\t'
+                     '$remote_addr\\t$request_method\\t$uri';
+    access_log {prefix}/access.log nexum;
+
+    client_max_body_size {max_body};
+
+    upstream nexum_backend {{
+        least_conn;
+{servers}
+    }}
+
+    server {{
+        listen 127.0.0.1:{port};
+        server_name localhost;
+
+        location / {{
+            proxy_pass http://nexum_backend;
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Request-ID $nexum_request_id;
+
+            proxy_connect_timeout 5s;
+            proxy_send_timeout 60s;
+            proxy_read_timeout 60s;
+
+            # a POST (non-idempotent) is passed on only if it never reached the first
+            # backend (connection refused); after that, the client retries with its
+            # Idempotency-Key
+            proxy_next_upstream error timeout invalid_header http_500 http_502 http_503 http_504;
+        }}
+
+        location /health {{
+            access_log off;
+            proxy_pass http://nexum_backend;
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Nginx:
+    process: subprocess.Popen[bytes]
+    port: int
+    prefix: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def error_log(self) -> str:
+        path = self.prefix / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def access_log(self) -> list[list[str]]:
+        path = self.prefix / "access.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return [line.split("\t") for line in text.splitlines() if line]
+
+    def upstreams_of(self) -> dict[str, str]:
+        """Request id -> the upstream address(es) nginx tried, as it logged them."""
+        return {fields[0]: fields[2] for fields in self.access_log() if len(fields) >= 3}
+
+    async def logged(self, ids: list[str], within: float = 5.0) -> dict[str, str]:
+        """:meth:`upstreams_of`, once every one of ``ids`` is in the access log (nginx
+        writes a request's line just after answering it)."""
+        deadline = time.monotonic() + within
+        while True:
+            upstreams = self.upstreams_of()
+            if all(request_id in upstreams for request_id in ids):
+                return upstreams
+            assert time.monotonic() < deadline, "requests missing from nginx's access log"
+            await asyncio.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # fast shutdown
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # its own group: its worker
+
+
+def launch_nginx(binary: str, prefix: Path, backends: list[int], max_body: int) -> Nginx:
+    """Start nginx in the foreground (not waiting for it), in its own process group."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    (prefix / "tmp").mkdir(exist_ok=True)
+    port = free_port()
+    (prefix / "nginx.conf").write_text(nginx_config(prefix, port, backends, max_body))
+    command = [binary, "-p", str(prefix), "-c", "nginx.conf", "-e", "error.log"]
+    with open(prefix / "nginx.stderr", "ab") as stderr:
+        process = subprocess.Popen(
+            [*command, "-g", "daemon off;"],
+            cwd=prefix,
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    return Nginx(process, port, prefix)
+
+
+async def start_nginx(binary: str, prefix: Path, backends: list[int], max_body: int) -> Nginx:
+    """nginx, listening."""
+    nginx = launch_nginx(binary, prefix, backends, max_body)
+    process, port = nginx.process, nginx.port
+    deadline = time.monotonic() + 10
+    while True:
+        if process.poll() is not None:
+            stderr_text = (prefix / "nginx.stderr").read_text(errors="replace")
+            raise AssertionError(f"nginx exited with {process.returncode}: {stderr_text}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return nginx
+        if time.monotonic() > deadline:
+            nginx.stop()
+            raise AssertionError(f"nginx did not listen within 10 s: {nginx.error_log()}")
+        await asyncio.sleep(0.05)
+
+
+# --- the cluster -----------------------------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    database_url: str
+    backends: list[Server]
+    nginx: Nginx
+    settings: dict[str, str]
+    admin: dict[str, str] = field(default_factory=dict)
+    teller: dict[str, str] = field(default_factory=dict)
+    source: str = field(default_factory=loopback_address)
+    """The client address of this run's ordinary traffic (never 127.0.0.1: see below)."""
+
+    def client(self, source: str | None = None, **options: Any) -> httpx.AsyncClient:
+        """A client of nginx. Connecting from 127.0.0.1 makes it a trusted proxy hop (its
+        X-Forwarded-For is believed); from any other loopback address it is an ordinary
+        client, identified by that address."""
+        transport = httpx.AsyncHTTPTransport(local_address=source or self.source)
+        return httpx.AsyncClient(
+            base_url=self.nginx.base_url, transport=transport, timeout=30, **options
+        )
+
+    def served(self) -> dict[str, tuple[int, dict[str, Any]]]:
+        """Request id -> (index of the backend that logged it, its "request completed")."""
+        found: dict[str, tuple[int, dict[str, Any]]] = {}
+        for index, backend in enumerate(self.backends):
+            for line in backend.stdout().splitlines():
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if (
+                    isinstance(event, dict)
+                    and event.get("message") == "request completed"
+                    and event.get("request_id")
+                ):
+                    found[event["request_id"]] = (index, event)
+        return found
+
+    async def served_all(self, ids: list[str], within: float = 5.0) -> dict[str, int]:
+        """The backend that served each of ``ids``, waiting briefly for the log lines
+        (each process logs a request just after answering it)."""
+        deadline = time.monotonic() + within
+        while True:
+            served = self.served()
+            if all(request_id in served for request_id in ids) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        missing = [request_id for request_id in ids if request_id not in served]
+        assert not missing, f"{len(missing)} requests logged by no backend, e.g. {missing[:3]}"
+        return {request_id: served[request_id][0] for request_id in ids}
+
+    async def restart(self, index: int, log_dir: Path) -> Server:
+        """Start backend ``index`` again, on its old port (nginx's upstream names it)."""
+        port = self.backends[index].port
+        server = start(self.database_url, log_dir, api_port=str(port), **self.settings)
+        server.port = port
+        try:
+            await wait_until_ready(server)
+        except BaseException:
+            server.stop()
+            raise
+        self.backends[index] = server
+        return server
+
+
+async def login(cluster: Cluster, username: str, password: str) -> dict[str, str]:
+    """Log in from a fresh client address (a login budget of its own)."""
+    async with cluster.client(loopback_address()) as http:
+        response = await http.post("/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def new_teller(cluster: Cluster) -> dict[str, str]:
+    username = f"teller-{uuid.uuid4().hex[:12]}"
+    async with cluster.client() as http:
+        response = await http.post(
+            "/auth/users",
+            headers=cluster.admin,
+            json={
+                "username": username,
+                "password": USER_PASSWORD,
+                "full_name": "Teller",
+                "roles": ["teller"],
+            },
+        )
+    assert response.status_code == 201, response.text
+    return await login(cluster, username, USER_PASSWORD)
+
+
+@pytest.fixture(scope="module")
+async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+    binary = nginx_binary()
+    if binary is None:
+        unavailable("nginx is not installed (apt-get install nginx-light)")
+    problem = await postgres_available()
+    if problem is not None:
+        if postgres_required():
+            pytest.fail(problem)
+        pytest.skip(problem)
+    problem = await redis_problem()
+    if problem is not None:
+        unavailable(problem)
+
+    root = tmp_path_factory.mktemp("scaleout")
+    database_url = await create_postgres_database("nexum_test_scaleout")
+    backends: list[Server] = []
+    nginx: Nginx | None = None
+    try:
+        settings = {
+            "log_level": "info",  # "request completed" lines, with the request id
+            "trusted_proxies": PROXY,
+            "redis_url": named_redis_url("scaleout"),
+            "enable_rate_limiting": "true",
+            "rate_limit_auth": str(AUTH_LIMIT),
+            "rate_limit_global": "100000",
+            "rate_limit_transactions": "100000",
+            "api_timeout": str(API_TIMEOUT),
+            "api_max_request_size": str(MAX_BODY),
+        }
+        for n in (1, 2):
+            port = free_port()
+            backends.append(start(database_url, root / f"api-{n}", api_port=str(port), **settings))
+            backends[-1].port = port
+        # both migrate the empty database at start-up, at once (an advisory lock orders them)
+        await asyncio.gather(*(wait_until_ready(backend) for backend in backends))
+        nginx = await start_nginx(binary, root / "nginx", [b.port for b in backends], MAX_BODY)
+        found = Cluster(database_url, backends, nginx, settings)
+
+        async with found.client(loopback_address()) as http:
+            setup = await http.post(
+                "/auth/setup",
+                json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "full_name": "A"},
+            )
+            assert setup.status_code == 201, setup.text
+        found.admin = await login(found, ADMIN_USERNAME, ADMIN_PASSWORD)
+        found.teller = await new_teller(found)
+        yield found
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        for backend in backends:
+            backend.stop()
+        await drop_postgres_database(database_url)
+
+
+async def database(cluster: Cluster) -> asyncpg.Connection:
+    dsn = make_url(cluster.database_url).set(drivername="postgresql")
+    return await asyncpg.connect(dsn.render_as_string(hide_password=False))
+
+
+def verify_clean(database_url: str) -> None:
+    result = nexum("verify", database_url=database_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the ledger is consistent" in result.stdout, result.stdout
+
+
+async def open_accounts(cluster: Cluster, opening: Decimal, count: int, **fields: Any) -> list[str]:
+    async with cluster.client() as http:
+        api = Api(http, {"admin": cluster.admin})
+        accounts = [str((await api.account(**fields))["account_id"]) for _ in range(count)]
+        for account in accounts:
+            await api.deposit(account, f"{opening:.2f}", headers=cluster.teller)
+    return accounts
+
+
+async def balance_of(http: httpx.AsyncClient, cluster: Cluster, account: str) -> Decimal:
+    response = await http.get(f"/accounts/{account}", headers=cluster.admin)
+    assert response.status_code == 200, response.text
+    return Decimal(response.json()["balances"]["posted"]["amount"])
+
+
+# --- (a) both backends serve ---------------------------------------------------------------
+
+
+async def test_requests_are_spread_over_both_backends(cluster):
+    """Requests through nginx are answered by both processes, about half each; the token
+    one process issued is good at the other; nginx passes X-Request-ID through (and makes
+    one up when the client sent none) and its log agrees with the backends' on who served."""
+    sent: list[str] = []
+    async with cluster.client() as http:
+        for n in range(20):  # one after another, over one keep-alive connection to nginx
+            request_id = rid(f"spread-seq-{n}")
+            response = await http.get(
+                "/auth/me", headers={**cluster.teller, "X-Request-ID": request_id}
+            )
+            assert response.status_code == 200, response.text
+            assert response.headers["x-request-id"] == request_id
+            sent.append(request_id)
+
+        async def one(n: int) -> None:
+            request_id = rid(f"spread-par-{n}")
+            response = await http.get(
+                "/auth/me", headers={**cluster.teller, "X-Request-ID": request_id}
+            )
+            assert response.status_code == 200, response.text
+            assert response.headers["x-request-id"] == request_id
+            sent.append(request_id)
+
+        await asyncio.gather(*(one(n) for n in range(40)))  # at once
+
+        anonymous = await http.get("/auth/me", headers=cluster.teller)
+        assert anonymous.status_code == 200, anonymous.text
+        made_up = anonymous.headers["x-request-id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", made_up), made_up  # nginx's $request_id
+
+    served = await cluster.served_all([*sent, made_up])
+    counts = Counter(served.values())
+    assert set(counts) == {0, 1}, counts
+    assert min(counts.values()) >= len(served) // 4, counts
+    ports = {index: str(backend.port) for index, backend in enumerate(cluster.backends)}
+    upstreams = await cluster.nginx.logged(list(served))
+    for request_id, index in served.items():
+        assert upstreams[request_id] == f"127.0.0.1:{ports[index]}", (request_id, upstreams)
+    print(f"served per backend: {dict(counts)}")
+
+
+async def test_bodies_up_to_the_apps_limit_reach_the_app(cluster):
+    """nginx's client_max_body_size is the app's limit: a body over nginx's default (1m)
+    but within the app's limit is answered by the app; one over the limit never gets in."""
+    accounts = await open_accounts(cluster, Decimal("1.00"), 1)
+    headers = {**cluster.teller, "Content-Type": "application/json"}
+    within = json.dumps(
+        {"account_id": accounts[0], "amount": money("1.00"), "metadata": {"x": "y" * 1_500_000}}
+    )
+    over = json.dumps(
+        {"account_id": accounts[0], "amount": money("1.00"), "metadata": {"x": "y" * 2_200_000}}
+    )
+    async with cluster.client() as http:
+        answered = await http.post(
+            "/transactions/deposit",
+            content=within,
+            headers={**headers, "Idempotency-Key": rid("big"), "X-Request-ID": rid("big")},
+        )
+        assert answered.status_code == 422, answered.text  # the app's bound on metadata
+        assert answered.headers["content-type"].startswith(PROBLEM), answered.headers
+        refused = await http.post(
+            "/transactions/deposit",
+            content=over,
+            headers={**headers, "Idempotency-Key": rid("big")},
+        )
+        assert refused.status_code == 413, refused.text
+        assert await balance_of(http, cluster, accounts[0]) == Decimal("1.00")
+
+
+# --- (b) no double spend ---------------------------------------------------------------------
+
+OPERATIONS = 160
+OPENING = Decimal("300.00")
+OVERDRAFT = Decimal("100.00")
+
+
+async def test_no_double_spend_across_backends(cluster):
+    """Concurrent transfers and withdrawals from a few accounts, through nginx, a quarter of
+    their Idempotency-Keys sent two or three times at once (landing on different backends):
+    each key posts at most once, no balance ever goes below its floor, the balances are
+    exactly what the posted transactions imply, and the ledger verifies."""
+    teller = await new_teller(cluster)
+    plain = await open_accounts(cluster, OPENING, 3)
+    overdrawn = await open_accounts(cluster, OPENING, 1, overdraft_limit=money(f"{OVERDRAFT}"))
+    accounts = [*plain, *overdrawn]
+    floor = {account: Decimal(0) for account in plain} | {overdrawn[0]: -OVERDRAFT}
+
+    rng = random.Random(20260702)
+    plan: list[tuple[str, str, dict[str, Any]]] = []  # (key, path, body)
+    for n in range(OPERATIONS):
+        cents = rng.randint(500, 6000)
+        amount = money(f"{Decimal(cents) / 100:.2f}")
+        idempotency_key = f"scaleout-{uuid.uuid4().hex[:16]}-{n}"
+        if rng.random() < 0.25:
+            body: dict[str, Any] = {"account_id": rng.choice(accounts), "amount": amount}
+            path = "/transactions/withdraw"
+        else:
+            source, target = rng.sample(accounts, 2)
+            body = {"from_account_id": source, "to_account_id": target, "amount": amount}
+            path = "/transactions/transfer"
+        body["reference"] = idempotency_key
+        plan.append((idempotency_key, path, body))
+    copies = {k: (3 if n % 12 == 0 else 2 if n % 4 == 0 else 1) for n, (k, _, _) in enumerate(plan)}
+    duplicated = [k for k, count in copies.items() if count > 1]
+
+    answers: dict[str, list[tuple[str, httpx.Response]]] = defaultdict(list)
+    gate = asyncio.Semaphore(12)
+    clients = [cluster.client() for _ in range(6)]
+    try:
+
+        async def send(n: int, idempotency_key: str, path: str, body: dict[str, Any]) -> None:
+            request_id = rid(idempotency_key)
+            response = await clients[n % len(clients)].post(
+                path,
+                json=body,
+                headers={**teller, "Idempotency-Key": idempotency_key, "X-Request-ID": request_id},
+            )
+            answers[idempotency_key].append((request_id, response))
+
+        async def job(n: int, idempotency_key: str, path: str, body: dict[str, Any]) -> None:
+            async with gate:  # the copies of one key at the same moment
+                await asyncio.gather(
+                    *(
+                        send(n + c, idempotency_key, path, body)
+                        for c in range(copies[idempotency_key])
+                    )
+                )
+
+        jobs = list(enumerate(plan))
+        rng.shuffle(jobs)
+        started = time.monotonic()
+        await asyncio.gather(*(job(n, k, p, b) for n, (k, p, b) in jobs))
+        elapsed = time.monotonic() - started
+        # every duplicated key once more, afterwards: the first answer again if it posted
+        by_key = {k: (p, b) for k, p, b in plan}
+        late: dict[str, httpx.Response] = {}
+        for idempotency_key in duplicated:
+            path, body = by_key[idempotency_key]
+            await send(0, idempotency_key, path, body)
+            late[idempotency_key] = answers[idempotency_key][-1][1]
+    finally:
+        for c in clients:
+            await c.aclose()
+
+    def acceptable(response: httpx.Response) -> bool:
+        return response.status_code == 201 or (response.status_code, problem_code(response)) in {
+            (409, "idempotency_key_in_use"),
+            (422, "insufficient_funds"),
+        }
+
+    unexpected = [
+        (r.status_code, r.text) for sent in answers.values() for _, r in sent if not acceptable(r)
+    ]
+    assert not unexpected, unexpected[:5]
+
+    posted: dict[str, str] = {}  # idempotency key -> its one transaction
+    for idempotency_key, sent in answers.items():
+        ids = {r.json()["transaction_id"] for _, r in sent if r.status_code == 201}
+        assert len(ids) <= 1, (idempotency_key, ids)
+        if ids:
+            posted[idempotency_key] = ids.pop()
+    assert len(set(posted.values())) == len(posted)
+    for idempotency_key, response in late.items():
+        first = [r for _, r in answers[idempotency_key][:-1] if r.status_code == 201]
+        if first:  # posted in the storm: the late send is its replay
+            assert response.status_code == 201, response.text
+            assert response.headers.get("idempotent-replayed") == "true"
+            assert response.content == first[0].content
+    refused = sum(1 for idempotency_key, _, _ in plan if idempotency_key not in posted)
+    assert len(posted) >= OPERATIONS // 3, f"only {len(posted)} of {OPERATIONS} posted"
+    assert refused > 0, "no refusal: the accounts were never short, nothing was tested"
+
+    # duplicates did land on different backends, and both backends posted
+    served = await cluster.served_all(
+        [request_id for sent in answers.values() for request_id, _ in sent]
+    )
+    split = [
+        k for k in duplicated if len({served[request_id] for request_id, _ in answers[k]}) == 2
+    ]
+    assert len(split) >= len(duplicated) // 4, f"{len(split)} of {len(duplicated)} split"
+
+    # the journal: one entry per posted key, none for the others, none below a floor
+    conn = await database(cluster)
+    try:
+        entries = await conn.fetch(
+            "SELECT reference, id, request_id FROM journal_entries WHERE reference = ANY($1)",
+            [k for k, _, _ in plan],
+        )
+        lowest = await conn.fetch(
+            "SELECT account_id, min(balance_after_minor) AS lowest FROM journal_lines"
+            " WHERE account_id = ANY($1::uuid[]) GROUP BY account_id",
+            accounts,
+        )
+        unbalanced = await conn.fetch(
+            "SELECT e.reference FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id"
+            " WHERE e.reference = ANY($1) GROUP BY e.id, e.reference"
+            " HAVING sum(CASE l.side WHEN 'D' THEN l.amount_minor ELSE -l.amount_minor END) <> 0"
+            " OR count(*) <> 2",
+            [k for k, _, _ in plan],
+        )
+    finally:
+        await conn.close()
+    per_key = Counter(row["reference"] for row in entries)
+    assert all(count == 1 for count in per_key.values()), per_key.most_common(3)
+    assert {row["reference"]: str(row["id"]) for row in entries} == posted
+    assert not unbalanced, unbalanced[:3]
+    posting_backends = Counter(served[row["request_id"]] for row in entries)
+    assert set(posting_backends) == {0, 1}, posting_backends
+    for row in lowest:
+        assert Decimal(row["lowest"]) / 100 >= floor[str(row["account_id"])], dict(row)
+
+    expected = dict.fromkeys(accounts, OPENING)
+    withdrawn = Decimal(0)
+    for idempotency_key, path, body in plan:
+        if idempotency_key not in posted:
+            continue
+        amount = Decimal(body["amount"]["amount"])
+        if path.endswith("withdraw"):
+            expected[body["account_id"]] -= amount
+            withdrawn += amount
+        else:
+            expected[body["from_account_id"]] -= amount
+            expected[body["to_account_id"]] += amount
+    async with cluster.client() as http:
+        final = {account: await balance_of(http, cluster, account) for account in accounts}
+    assert final == expected
+    assert sum(final.values()) == OPENING * len(accounts) - withdrawn
+    assert all(final[account] >= floor[account] for account in accounts), final
+    verify_clean(cluster.database_url)
+    print(
+        f"{sum(len(s) for s in answers.values())} sends of {OPERATIONS} keys in {elapsed:.1f} s:"
+        f" {len(posted)} posted ({dict(posting_backends)} per backend),"
+        f" {len(split)} of {len(duplicated)} duplicated keys on both backends"
+    )
+
+
+# --- (c) one login budget across processes ---------------------------------------------------
+
+
+async def login_attempt(
+    http: httpx.AsyncClient, tag: str, **headers: str
+) -> tuple[str, httpx.Response]:
+    request_id = rid(tag)
+    response = await http.post(
+        "/auth/login",
+        json={"username": f"nobody-{tag}", "password": "a wrong guess"},
+        headers={"X-Request-ID": request_id, **headers},
+    )
+    return request_id, response
+
+
+def rate_limited(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert response.json()["code"] == "rate_limited", response.text
+    assert 1 <= int(response.headers["retry-after"]) <= 60, response.headers
+
+
+async def test_the_login_budget_is_shared_by_both_backends(cluster):
+    """NEXUM_RATE_LIMIT_AUTH=5 is five attempts a minute per client address in all, not
+    per process: attempts alternate between the backends, and the sixth is refused by
+    whichever gets it. The client address is nginx's view of the client: a client's own
+    X-Forwarded-For is not believed, but a trusted hop's is (distinct addresses behind it
+    get budgets of their own)."""
+    # an ordinary client of nginx: its address is the connection's
+    async with cluster.client(loopback_address()) as http:
+        allowed = [await login_attempt(http, f"budget-{n}") for n in range(AUTH_LIMIT)]
+        for _, response in allowed:
+            assert response.status_code == 401, response.text  # counted, then refused
+        refused = [await login_attempt(http, f"over-{n}") for n in range(2)]
+        for _, response in refused:
+            rate_limited(response)
+        # claiming to be someone else does not help: nginx appends the real address
+        _, spoofed = await login_attempt(
+            http, "spoofed", **{"X-Forwarded-For": benchmark_range_address()}
+        )
+        rate_limited(spoofed)
+    served = await cluster.served_all([request_id for request_id, _ in allowed + refused])
+    assert {served[request_id] for request_id, _ in allowed} == {0, 1}, served
+    assert {served[request_id] for request_id, _ in refused} == {0, 1}, served
+
+    # behind a trusted hop (a client at nginx's own address, as a CDN would be), each
+    # X-Forwarded-For address has a budget of its own, shared by both backends
+    first, second = benchmark_range_address(), benchmark_range_address()
+    async with cluster.client(PROXY) as front:
+        for n in range(AUTH_LIMIT):
+            _, response = await login_attempt(front, f"first-{n}", **{"X-Forwarded-For": first})
+            assert response.status_code == 401, response.text
+        rate_limited((await login_attempt(front, "first-over", **{"X-Forwarded-For": first}))[1])
+        for n in range(AUTH_LIMIT):
+            _, response = await login_attempt(front, f"second-{n}", **{"X-Forwarded-For": second})
+            assert response.status_code == 401, response.text  # untouched by the first's
+        rate_limited((await login_attempt(front, "second-over", **{"X-Forwarded-For": second}))[1])
+
+
+# --- (d) a backend killed mid-run ------------------------------------------------------------
+
+WORKERS = 10
+OPS_PER_WORKER = 12
+RETRYABLE = {502, 503, 504}
+
+
+@dataclass
+class Outcome:
+    path: str
+    body: dict[str, Any]
+    attempts: list[str] = field(default_factory=list)  # what each attempt got
+    status: int | None = None
+    transaction_id: str | None = None
+    code: str | None = None
+
+
+async def until_definitive(
+    http: httpx.AsyncClient, headers: dict[str, str], key: str, outcome: Outcome, within: float
+) -> None:
+    """Send, and send again with the same Idempotency-Key on a connection error, a 5xx
+    from nginx or the app, or 409 idempotency_key_in_use, with backoff, until a
+    definitive answer (2xx, or a 4xx refusal) or ``within`` seconds."""
+    deadline = time.monotonic() + within
+    pause = 0.05
+    while True:
+        request_id = f"{key}-a{len(outcome.attempts)}"
+        try:
+            response = await http.post(
+                outcome.path,
+                json=outcome.body,
+                headers={**headers, "Idempotency-Key": key, "X-Request-ID": request_id},
+            )
+        except httpx.TransportError as exc:
+            outcome.attempts.append(type(exc).__name__)
+        else:
+            code = problem_code(response)
+            outcome.attempts.append(f"{response.status_code} {code or ''}".strip())
+            retry = response.status_code in RETRYABLE or code == "idempotency_key_in_use"
+            if not retry:
+                outcome.status, outcome.code = response.status_code, code
+                if response.status_code == 201:
+                    outcome.transaction_id = response.json()["transaction_id"]
+                return
+        if time.monotonic() > deadline:
+            return
+        await asyncio.sleep(pause * (0.5 + random.random()))
+        pause = min(pause * 2, 0.5)
+
+
+async def test_a_backend_killed_mid_run_loses_nothing(cluster, tmp_path):
+    """SIGKILL one backend while clients post deposits and transfers through nginx: new
+    requests go to the other (a refused connection is passed on by nginx, POST too),
+    clients retry what was in flight with the same key, and every operation ends posted
+    once or refused whole; money is conserved and the ledger verifies. Then the backend is
+    started again and nginx uses it again."""
+    teller = await new_teller(cluster)
+    accounts = await open_accounts(cluster, Decimal("200.00"), 4)
+    rng = random.Random(20260703)
+    outcomes: dict[str, Outcome] = {}
+    plans: list[list[str]] = []
+    for worker in range(WORKERS):
+        keys = []
+        for n in range(OPS_PER_WORKER):
+            key = f"kill-{uuid.uuid4().hex[:12]}-{worker}-{n}"
+            amount = money(f"{Decimal(rng.randint(100, 5000)) / 100:.2f}")
+            if rng.random() < 0.3:
+                body: dict[str, Any] = {"account_id": rng.choice(accounts), "amount": amount}
+                outcomes[key] = Outcome("/transactions/deposit", body)
+            else:
+                source, target = rng.sample(accounts, 2)
+                body = {"from_account_id": source, "to_account_id": target, "amount": amount}
+                outcomes[key] = Outcome("/transactions/transfer", body)
+            body["reference"] = key
+            keys.append(key)
+        plans.append(keys)
+
+    done = 0
+    half_way = asyncio.Event()
+
+    async def worker(keys: list[str]) -> None:
+        nonlocal done
+        async with cluster.client() as http:
+            for key in keys:
+                await until_definitive(
+                    http, teller, key, outcomes[key], within=4 * API_TIMEOUT + 10
+                )
+                done += 1
+                if done >= WORKERS * OPS_PER_WORKER // 3:
+                    half_way.set()
+                await asyncio.sleep(0.01)
+
+    victim = cluster.backends[1]
+    running = asyncio.gather(*(worker(keys) for keys in plans))
+    try:
+        await asyncio.wait_for(half_way.wait(), timeout=30)
+        done_at_kill = done
+        os.killpg(victim.process.pid, signal.SIGKILL)
+        victim.process.wait(timeout=10)
+        killed_at = time.monotonic()
+
+        # reads go on at once: nginx passes each one the dead backend refuses to the other
+        async with cluster.client() as http:
+            reads = await asyncio.gather(
+                *(
+                    http.get("/auth/me", headers={**teller, "X-Request-ID": rid("after-kill")})
+                    for _ in range(10)
+                )
+            )
+        assert [r.status_code for r in reads] == [200] * 10, [r.text for r in reads]
+        await running
+    finally:
+        if not running.done():
+            running.cancel()
+            with suppress(asyncio.CancelledError):
+                await running
+    finished_after = time.monotonic() - killed_at
+    assert 0 < done_at_kill < WORKERS * OPS_PER_WORKER
+
+    undecided = {k: o.attempts for k, o in outcomes.items() if o.status is None}
+    assert not undecided, list(undecided.items())[:3]
+    odd = {k: (o.status, o.code) for k, o in outcomes.items() if o.status not in (201, 422)}
+    assert not odd, odd
+    assert all(o.code == "insufficient_funds" for o in outcomes.values() if o.status == 422)
+    # what nginx did: a request the dead backend refused was passed on (POST too, never
+    # having reached it); only POSTs in flight at the kill got 502, to be retried
+    access = cluster.nginx.access_log()
+    failed_over = [fields for fields in access if f":{victim.port}, " in fields[2]]
+    bad_gateway = [fields for fields in access if fields[1] >= "500"]
+    assert len(bad_gateway) <= WORKERS, bad_gateway
+    for fields in bad_gateway:
+        assert fields[1] == "502", fields
+        assert fields[2] == f"127.0.0.1:{victim.port}", fields
+        assert fields[5] == "POST", fields
+
+    # the journal: every acknowledged transaction is there once; refused ones are not
+    posted = {k: o.transaction_id for k, o in outcomes.items() if o.status == 201}
+    conn = await database(cluster)
+    try:
+        entries = await conn.fetch(
+            "SELECT reference, id FROM journal_entries WHERE reference = ANY($1)",
+            list(outcomes),
+        )
+    finally:
+        await conn.close()
+    assert Counter(row["reference"] for row in entries).most_common(1)[0][1] == 1
+    assert {row["reference"]: str(row["id"]) for row in entries} == posted
+    deposited = sum(
+        (
+            Decimal(outcomes[k].body["amount"]["amount"])
+            for k in posted
+            if "deposit" in outcomes[k].path
+        ),
+        Decimal(0),
+    )
+    async with cluster.client() as http:
+        for transaction_id in posted.values():
+            found = await http.get(f"/transactions/{transaction_id}", headers=teller)
+            assert found.status_code == 200, found.text
+        final = {account: await balance_of(http, cluster, account) for account in accounts}
+    assert sum(final.values()) == Decimal("200.00") * len(accounts) + deposited
+    assert all(balance >= 0 for balance in final.values()), final
+    verify_clean(cluster.database_url)
+
+    # the backend comes back, and nginx sends it requests again (after fail_timeout)
+    restarted = await cluster.restart(1, tmp_path / "api-2-again")
+    deadline = time.monotonic() + 15
+    async with cluster.client() as http:
+        while True:
+            ids = [rid("rejoin") for _ in range(6)]
+            for request_id in ids:
+                response = await http.get(
+                    "/auth/me", headers={**teller, "X-Request-ID": request_id}
+                )
+                assert response.status_code == 200, response.text
+            served = await cluster.served_all(ids)
+            if 1 in served.values():
+                break
+            assert time.monotonic() < deadline, "nginx never sent the restarted backend a request"
+            await asyncio.sleep(0.5)
+    assert restarted.process.poll() is None
+    retried = sum(1 for o in outcomes.values() if len(o.attempts) > 1)
+    print(
+        f"killed after {done_at_kill} of {len(outcomes)} operations; the rest took"
+        f" {finished_after:.1f} s; {retried} retried "
+        f"({Counter(a for o in outcomes.values() for a in o.attempts[:-1])});"
+        f" {len(posted)} posted; nginx passed {len(failed_over)} on, answered"
+        f" {len(bad_gateway)} with 502"
+    )
