@@ -12,18 +12,21 @@ from datetime import timedelta
 from core_banking.config import Settings, get_config
 from core_banking.domain.policy import BusinessPolicy
 from core_banking.migrations import MigrationManager
-from core_banking.ports import Clock, SystemClock, Telemetry
+from core_banking.ports import Clock, SharedCache, SystemClock, Telemetry
 from core_banking.security import api_keys
 from core_banking.security.encryption import FieldCipher
 from core_banking.security.passwords import Argon2Passwords
 from core_banking.security.tokens import JwtTokens
 from core_banking.services.accounts import AccountService
 from core_banking.services.audit_trail import AuditTrailService
-from core_banking.services.auth import AuthService, AuthSettings
+from core_banking.services.auth import SESSION_TOUCH_INTERVAL, AuthService, AuthSettings
 from core_banking.services.customers import CustomerService
+from core_banking.services.event_relay import EventRelay
 from core_banking.services.holds import HoldService
 from core_banking.services.ledger import LedgerService
-from core_banking.storage import Storage, create_storage
+from core_banking.services.principal_cache import PrincipalCache
+from core_banking.services.products import ProductService
+from core_banking.storage import DatabaseRouter, Storage, create_storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +42,22 @@ class Nexum:
     customers: CustomerService
     auth: AuthService
     audit_trail: AuditTrailService
+    products: ProductService
+    router: DatabaseRouter
+    """``storage`` and the read replicas (NEXUM_DATABASE_REPLICA_URLS): the store of the
+    services with reads that may lag; auth and holds decide on what they read, so they use
+    ``storage`` alone."""
+    events: EventRelay | None = None
+    """The outbox relay to Kafka, when NEXUM_ENABLE_KAFKA_EVENTS is on."""
+    cache: SharedCache | None = None
+    """The shared cache (Redis), when NEXUM_REDIS_URL is set and NEXUM_CACHE_TTL_SECONDS > 0."""
 
     async def aclose(self) -> None:
-        await self.storage.dispose()
+        if self.events is not None:
+            await self.events.publisher.close()
+        if self.cache is not None:
+            await self.cache.aclose()
+        await self.router.dispose()  # the primary (``storage``) and the replicas
 
 
 def policy_from(config: Settings) -> BusinessPolicy:
@@ -70,7 +86,27 @@ def storage_from(config: Settings, telemetry: Telemetry | None = None) -> Storag
         pool_timeout=config.database_pool_timeout,
         echo=config.database_echo,
         audit_enabled=config.enable_audit_logging,
+        events_enabled=config.enable_kafka_events,
         cipher=cipher_from(config),
+        telemetry=telemetry,
+    )
+
+
+def router_from(
+    config: Settings, storage: Storage, telemetry: Telemetry | None = None
+) -> DatabaseRouter:
+    """The primary and the configured read replicas, which get the primary's pool settings
+    and cipher (they hold the same encrypted rows) and are never written to."""
+    return DatabaseRouter(
+        storage,
+        config.database_replica_urls,
+        max_lag_seconds=config.database_replica_max_lag_seconds,
+        pool_size=config.database_pool_size,
+        max_overflow=config.database_pool_overflow,
+        pool_timeout=config.database_pool_timeout,
+        echo=config.database_echo,
+        audit_enabled=False,
+        cipher=storage.cipher,
         telemetry=telemetry,
     )
 
@@ -85,7 +121,33 @@ class _ApiKeyCodec:
     secret_matches = staticmethod(api_keys.secret_matches)
 
 
-def auth_from(config: Settings, storage: Storage, clock: Clock) -> AuthService:
+def cache_from(config: Settings) -> SharedCache | None:
+    """Redis as the shared cache (redis comes with the ``full`` extra, imported only then)."""
+    if config.redis_url is None or config.cache_ttl_seconds == 0:
+        return None
+    from core_banking.cache.redis_cache import RedisCache
+
+    return RedisCache(config.redis_url, max_connections=config.connection_pool_size)
+
+
+def auth_from(
+    config: Settings,
+    storage: Storage,
+    clock: Clock,
+    cache: SharedCache | None = None,
+    telemetry: Telemetry | None = None,
+) -> AuthService:
+    """Authentication; with a shared cache, who is behind a session or key is remembered for
+    NEXUM_CACHE_TTL_SECONDS, at most as long as a session's last-seen time may lag."""
+    principals = (
+        PrincipalCache(
+            cache,
+            min(config.cache_ttl_seconds, int(SESSION_TOUCH_INTERVAL.total_seconds())),
+            telemetry,
+        )
+        if cache is not None
+        else None
+    )
     return AuthService(
         storage,
         clock,
@@ -100,6 +162,26 @@ def auth_from(config: Settings, storage: Storage, clock: Clock) -> AuthService:
             password_min_length=config.password_min_length,
             session_idle_timeout=timedelta(minutes=config.session_timeout_minutes),
         ),
+        principals,
+    )
+
+
+def relay_from(
+    config: Settings, storage: Storage, clock: Clock, telemetry: Telemetry | None = None
+) -> EventRelay | None:
+    """The outbox relay with a Kafka producer, when events are on (confluent-kafka comes
+    with the ``full`` extra, so it is imported only then)."""
+    if not config.enable_kafka_events:
+        return None
+    from core_banking.messaging.kafka import KafkaPublisher
+
+    publisher = KafkaPublisher(
+        config.kafka_bootstrap_servers,
+        config.kafka_topic_prefix,
+        delivery_timeout_seconds=config.kafka_delivery_timeout_seconds,
+    )
+    return EventRelay(
+        storage, publisher, clock, batch_size=config.kafka_batch_size, telemetry=telemetry
     )
 
 
@@ -119,14 +201,20 @@ def build(
     storage = storage or storage_from(config, telemetry)
     clock = clock or SystemClock()
     policy = policy_from(config)
+    router = router_from(config, storage, telemetry)
+    cache = cache_from(config)
     return Nexum(
         config=config,
         storage=storage,
         clock=clock,
-        ledger=LedgerService(storage, clock, policy, telemetry),
+        ledger=LedgerService(router, clock, policy, telemetry),
         holds=HoldService(storage, clock, policy),
-        accounts=AccountService(storage, clock),
-        customers=CustomerService(storage, clock),
-        auth=auth_from(config, storage, clock),
-        audit_trail=AuditTrailService(storage),
+        accounts=AccountService(router, clock),
+        customers=CustomerService(router, clock),
+        auth=auth_from(config, storage, clock, cache, telemetry),
+        audit_trail=AuditTrailService(router),
+        products=ProductService(router, clock),
+        router=router,
+        events=relay_from(config, storage, clock, telemetry),
+        cache=cache,
     )

@@ -274,6 +274,13 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated SQLAlchemy URLs of read replicas; empty for none.",
     )
+    database_replica_max_lag_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=86_400,
+        description="A replica further behind the primary serves no reads, and health says "
+        "degraded.",
+    )
     database_pool_size: int = Field(
         5, ge=1, le=1000, description="Connections kept open in the database pool."
     )
@@ -405,6 +412,12 @@ class Settings(BaseSettings):
     kafka_batch_size: int = Field(
         100, ge=1, le=100_000, description="Events sent to Kafka per batch."
     )
+    kafka_delivery_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="How long one batch waits for the brokers before it is left for a retry.",
+    )
 
     # --- cache and batch work ---
     redis_url: str | None = Field(None, description="Redis URL for caching; empty for none.")
@@ -491,6 +504,16 @@ class Settings(BaseSettings):
                 f"{env_var_name('encryption_master_key')}: required when "
                 f"{env_var_name('encryption_enabled')} is true"
             )
+        if self.enable_kafka_events:
+            events = env_var_name("enable_kafka_events")
+            if not self.kafka_bootstrap_servers:
+                problems.append(
+                    f"{env_var_name('kafka_bootstrap_servers')}: required when {events} is true"
+                )
+            if not self.enable_audit_logging:  # accounts' and customers' events come from it
+                problems.append(
+                    f"{env_var_name('enable_audit_logging')}: must be true when {events} is true"
+                )
         if self.is_strict:
             where = f"when {env_var_name('environment')} is {self.environment.value}"
             secret = self.jwt_secret.get_secret_value()

@@ -15,6 +15,7 @@ from uuid import UUID
 from core_banking.domain.accounts import Account, AccountStatus
 from core_banking.domain.audit import AuditRecord, StoredAuditEvent
 from core_banking.domain.customers import Customer, CustomerStatus, KycStatus
+from core_banking.domain.events import EventMessage, OutboxBacklog, OutboxEntry
 from core_banking.domain.holds import Hold, HoldStatus
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import (
@@ -25,6 +26,8 @@ from core_banking.domain.ledger import (
     PostingRequest,
     PostingResult,
 )
+from core_banking.domain.lending.catalog import ProductKind, ProductRecord
+from core_banking.domain.lending.products import ProductStatus
 from core_banking.domain.users import ApiKey, Role, Session, User
 
 T = TypeVar("T")
@@ -105,6 +108,8 @@ class Telemetry(Protocol):
 
     def cache(self, name: str, hit: bool) -> None: ...
 
+    def published(self, topics: Sequence[str]) -> None: ...
+
 
 class NoTelemetry:
     """Reports nothing: for tools and tests that do not monitor."""
@@ -119,6 +124,9 @@ class NoTelemetry:
         return None
 
     def cache(self, name: str, hit: bool) -> None:
+        return None
+
+    def published(self, topics: Sequence[str]) -> None:
         return None
 
 
@@ -329,6 +337,84 @@ class AuditTrail(Protocol):
     async def events(self, query: AuditQuery) -> list[StoredAuditEvent]: ...
 
 
+class Outbox(Protocol):
+    """The event outbox, as the relay drains it (rows are written beside the changes)."""
+
+    async def take_lease(self, owner: str, now: datetime, until: datetime) -> bool: ...
+
+    async def give_up_lease(self, owner: str, now: datetime) -> None: ...
+
+    async def pending(self, limit: int) -> list[OutboxEntry]: ...
+
+    async def remove(self, seqs: Sequence[int]) -> None: ...
+
+    async def backlog(self) -> OutboxBacklog: ...
+
+
+class EventPublisher(Protocol):
+    """A message broker (Kafka) as the relay uses it."""
+
+    async def publish(self, messages: Sequence[EventMessage]) -> int:
+        """Send ``messages`` in order and wait (bounded) for the broker; the number of
+        leading messages it acknowledged. Never raises for a delivery failure."""
+        ...
+
+    async def brokers_connected(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+class SharedCache(Protocol):
+    """A cache every process of the installation shares (Redis). Failures raise."""
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
+
+    async def put(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
+
+    async def bump(self, key: str) -> int:
+        """Add one to the counter at ``key`` (created at 0); the new value."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProductQuery:
+    """Product versions matching every filter given, newest product first and then its
+    newest version; ``after`` is the (product id, version) last seen."""
+
+    limit: int
+    after: tuple[UUID, int] | None = None
+    kind: ProductKind | None = None
+    status: ProductStatus | None = None
+    currency: str | None = None
+
+
+class Products(Protocol):
+    """The product catalogue: every version of every product."""
+
+    async def insert(self, record: ProductRecord) -> None: ...
+
+    async def get(self, product_id: UUID, version: int) -> ProductRecord | None: ...
+
+    async def latest(self, product_id: UUID, *, in_use: bool = False) -> ProductRecord | None:
+        """The newest version; with ``in_use``, the newest that is not retired."""
+        ...
+
+    async def active(self, product_id: UUID) -> ProductRecord | None: ...
+
+    async def lock(self, product_id: UUID, *, shared: bool = False) -> None:
+        """Until the transaction ends: exclusively to change a product's versions, shared
+        to open an account from it. Raises NotFound for an unknown product."""
+        ...
+
+    async def list(self, query: ProductQuery) -> list[ProductRecord]: ...
+
+    async def set_status(
+        self, product_id: UUID, version: int, status: ProductStatus, now: datetime
+    ) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. Work done through it commits together or not at all."""
 
@@ -368,6 +454,12 @@ class UnitOfWork(Protocol):
     @property
     def http_idempotency(self) -> HttpIdempotency: ...
 
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def products(self) -> Products: ...
+
     async def serialize_setup(self) -> None:
         """Make concurrent first-admin set-ups queue, so only one can succeed."""
         ...
@@ -392,5 +484,12 @@ class LedgerStore(Protocol):
         ...
 
     async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        """Run read-only ``work`` outside any write transaction."""
+        """Run read-only ``work`` outside any write transaction, on the primary: it sees
+        every committed write, the caller's own included."""
+        ...
+
+    async def read_replica(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run read-only ``work`` where a read replica may serve it, a moment behind the
+        primary (the primary when there is no usable replica). Never for a read that must
+        see the caller's own writes or that feeds a decision: those use ``read``."""
         ...

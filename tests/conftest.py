@@ -29,6 +29,7 @@ from support.databases import (
     postgres_required,
     sqlite_url,
 )
+from support.redis import named_redis_url, require_redis
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -210,3 +211,10 @@ async def tmp_postgres_url() -> AsyncIterator[str]:
         yield url
     finally:
         await drop_postgres_database(url)
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """The test Redis (database 15), with a client name of this test's own."""
+    await require_redis()
+    return named_redis_url("test")

@@ -43,6 +43,7 @@ from core_banking.storage.schema import customer_name_tokens, customers, metadat
 from support.api import ADMIN_PASSWORD, ADMIN_USERNAME, ROLES, USER_PASSWORD, Api, key, money
 from support.banking import FakeClock
 from support.problems import assert_problem
+from support.redis import REDIS_URL
 from support.security import (
     b64url_json,
     bearer,
@@ -74,9 +75,18 @@ EXPECTED_PUBLIC_PATHS = frozenset(
     }
 )
 ANY_SIGNED_IN_PRINCIPAL = {("/auth/logout", "POST"), ("/auth/me", "GET")}
+# The product catalogue by built-in role, as docs/security.md states it: every role reads
+# it, administrators and managers keep it.
+CATALOGUE_PERMISSIONS = {
+    "admin": {"products:read", "products:write"},
+    "manager": {"products:read", "products:write"},
+    "teller": {"products:read"},
+    "loan_officer": {"products:read"},
+    "auditor": {"products:read"},
+    "customer_service": {"products:read"},
+}
 LOGOUT = ("/auth/logout", "POST")
 NEXUM = Path(sys.executable).with_name("nexum")
-REDIS_URL = "redis://127.0.0.1:6379/15"
 ENCRYPTED_COLUMNS = (
     "given_name",
     "family_name",
@@ -212,6 +222,14 @@ def test_every_route_is_public_or_requires_exactly_one_permission(tmp_sqlite_url
     assert {route.requirement.permission for route in money_routes} == MONEY_PERMISSIONS
     for route in money_routes:
         assert route.methods == {"POST"}, route.path
+
+
+def test_each_builtin_role_has_its_catalogue_permissions():
+    catalogue = {Permission.PRODUCTS_READ, Permission.PRODUCTS_WRITE}
+    assert {
+        spec.name: {permission.value for permission in spec.permissions & catalogue}
+        for spec in DEFAULT_ROLES
+    } == CATALOGUE_PERMISSIONS
 
 
 def test_public_paths_are_only_the_probes_the_docs_login_and_setup():
@@ -849,30 +867,6 @@ async def test_money_moving_requests_have_their_own_budget(tmp_sqlite_url):
         # Another principal still moves money.
         teller = await api.as_role("teller")
         assert (await deposit(api, teller, account, "1.00")).status_code == 201
-
-
-async def redis_problem() -> str | None:
-    import redis.asyncio
-
-    client = redis.asyncio.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (OSError, redis.RedisError) as exc:
-        return f"Redis at {REDIS_URL} is not reachable: {exc}"
-    finally:
-        await client.aclose()
-    return None
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    """Redis database 15, with a client name of this test's own."""
-    problem = await redis_problem()
-    if problem is not None:
-        if os.environ.get("NEXUM_TEST_REQUIRE_REDIS") == "1":
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return f"{REDIS_URL}?client_name=nexum-test-{uuid.uuid4().hex[:12]}"
 
 
 async def redis_connections_named(url: str) -> int:

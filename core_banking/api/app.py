@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.middleware import Middleware
@@ -23,14 +23,25 @@ from core_banking.api.health import router as health_router
 from core_banking.api.middleware import BodyLimit, Deadline, RequestContext
 from core_banking.api.observe import Observe
 from core_banking.api.rate_limits import RateLimiter
-from core_banking.api.routers import accounts, audit, auth, customers, metrics, transactions
+from core_banking.api.routers import (
+    accounts,
+    audit,
+    auth,
+    customers,
+    metrics,
+    products,
+    transactions,
+)
 from core_banking.api.security import document_permissions
 from core_banking.bootstrap import build, migration_manager
 from core_banking.config import Settings, get_config
 from core_banking.observability.logging import configure_logging
 from core_banking.observability.metrics import PrometheusTelemetry
-from core_banking.observability.monitors import watch_ledger, watch_pool
+from core_banking.observability.monitors import watch_ledger, watch_pool, watch_replicas
 from core_banking.ports import Clock
+
+if TYPE_CHECKING:
+    from core_banking.observability.tracing import Tracing
 
 DESCRIPTION = """\
 Customers, deposit accounts, a double-entry ledger, payments and holds.
@@ -52,6 +63,7 @@ OPENAPI_TAGS = [
     {"name": "authentication", "description": "Set-up, login, users, roles, API keys."},
     {"name": "customers", "description": "Customers and their KYC."},
     {"name": "accounts", "description": "Deposit accounts, statements, status, holds."},
+    {"name": "products", "description": "The product catalogue: versions and their life cycle."},
     {"name": "transactions", "description": "Moving money and reading the journal."},
     {"name": "audit", "description": "The hash-chained audit trail."},
     {"name": "health", "description": "Public probes."},
@@ -73,6 +85,10 @@ def redis_client(settings: Settings) -> Any:
     )
 
 
+RELAY_STOP_SECONDS = 15.0
+"""How long shutdown waits for the event relay's last cycle (its sends are bounded at 10 s)."""
+
+
 def create_app(config: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The application for ``config`` (``get_config()`` by default); ``clock`` lets tests
     move time."""
@@ -82,26 +98,40 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bank = build(settings, clock=clock, telemetry=PrometheusTelemetry())
+        if tracing is not None:
+            tracing.trace_databases(
+                db.engine for db in (bank.router.primary, *bank.router.replicas)
+            )
         if settings.auto_migrate:
             await migration_manager(settings, bank.storage).migrate_up_async()
         app.state.bank = bank
         app.state.rate_limiter = RateLimiter(settings)
         app.state.redis = redis_client(settings)
-        app.state.kafka_probe = None
+        app.state.kafka_probe = bank.events
         watchers = [
             asyncio.create_task(watch_pool(bank.storage)),
             asyncio.create_task(watch_ledger(bank.storage)),
+            asyncio.create_task(watch_replicas(bank.router)),
         ]
+        stop_relaying = asyncio.Event()
+        relaying = asyncio.create_task(bank.events.run(stop_relaying)) if bank.events else None
         try:
             yield
         finally:
+            stop_relaying.set()
             for watcher in watchers:
                 watcher.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
+            if relaying is not None:  # let a cycle finish and hand the lease over
+                finished, _ = await asyncio.wait({relaying}, timeout=RELAY_STOP_SECONDS)
+                if not finished:
+                    relaying.cancel()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
             await app.state.rate_limiter.aclose()
             await bank.aclose()
+            if tracing is not None:
+                tracing.shutdown()
 
     origins = list(settings.cors_origins)
     app = FastAPI(
@@ -131,9 +161,15 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
             Middleware(Deadline, seconds=settings.api_timeout),
         ],
     )
+    tracing: Tracing | None = None
+    if settings.enable_tracing:  # the OpenTelemetry SDK is loaded only when tracing is on
+        from core_banking.observability.tracing import Tracing
+
+        tracing = Tracing.start(app, settings)
+    app.state.tracing = tracing
     problems.install(app)
     app.include_router(health_router)
-    for resource in (auth, customers, accounts, transactions, audit, metrics):
+    for resource in (auth, customers, accounts, products, transactions, audit, metrics):
         app.include_router(resource.router)
     document_permissions(app)
     return app

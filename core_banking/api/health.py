@@ -26,7 +26,11 @@ async def live() -> dict[str, str]:
 async def health(request: Request) -> JSONResponse:
     bank: Nexum = request.app.state.bank
     report = await health_report(
-        bank.storage, bank.config, request.app.state.redis, request.app.state.kafka_probe
+        bank.storage,
+        bank.config,
+        request.app.state.redis,
+        request.app.state.kafka_probe,
+        replicas=bank.router,
     )
     return JSONResponse(report, status_code=503 if report["status"] == UNHEALTHY else 200)
 

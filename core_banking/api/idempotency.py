@@ -7,12 +7,19 @@ different request is refused with 422; a retry while the first is still running 
 A request that is refused or fails keeps nothing, so it can be corrected and retried with
 the same key. Underneath, the ledger claims the same key in the posting's own transaction,
 so even a crash between the two cannot make a retry post twice.
+
+When the database goes away mid-request, the key is let go as soon as it answers again
+(tried now, then in the background for up to the stale-claim age): otherwise the client's
+retries would be told 409 "still running" until the claim went stale. That is safe because
+the ledger's own claim answers a retry of a posting that did commit with that posting.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -26,6 +33,7 @@ from core_banking.api.security import bank_of
 from core_banking.domain.canonical import canonical_json
 from core_banking.domain.security import Principal
 from core_banking.ports import Claimed, InFlight, Mismatch, Replay, UnitOfWork
+from core_banking.storage.errors import connection_lost, never_reached_server
 
 IdempotencyKey = Annotated[
     str,
@@ -50,6 +58,8 @@ OptionalIdempotencyKey = Annotated[
 ]
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+logger = logging.getLogger("core_banking.api")
+_releasing: set[asyncio.Task[None]] = set()  # background releases, kept until they finish
 
 
 def fingerprint(request: Request, body: BaseModel | None) -> bytes:
@@ -83,7 +93,18 @@ async def idempotent(
             principal.actor, key, digest, bank.clock.now(), stale_after
         )
 
-    outcome = await bank.storage.atomically(claim)
+    async def release() -> None:
+        await bank.storage.atomically(
+            lambda uow: uow.http_idempotency.release(principal.actor, key)
+        )
+
+    within = stale_after.total_seconds()
+    try:
+        outcome = await bank.storage.atomically(claim)
+    except Exception as exc:
+        if connection_lost(exc) and not never_reached_server(exc):
+            _release_later(release, within)  # the claim may have committed before the loss
+        raise
     if isinstance(outcome, Replay):
         return Response(
             outcome.body,
@@ -102,23 +123,53 @@ async def idempotent(
             "this Idempotency-Key was used with a different request",
         )
 
-    async def release() -> None:
-        await bank.storage.atomically(
-            lambda uow: uow.http_idempotency.release(principal.actor, key)
-        )
-
     try:
         status, model = await produce()
     except BaseException:
-        await release()
+        await _release_now_or_later(release, within)
         raise
     text = _json(model)
     if status >= 400:  # a refusal answered with a body of its own is not kept either
-        await release()
+        await _release_now_or_later(release, within)
         return Response(text, status_code=status, media_type="application/json")
-    await bank.storage.atomically(
-        lambda uow: uow.http_idempotency.complete(
-            principal.actor, key, status, text, bank.clock.now()
+    try:
+        await bank.storage.atomically(
+            lambda uow: uow.http_idempotency.complete(
+                principal.actor, key, status, text, bank.clock.now()
+            )
         )
-    )
+    except Exception:
+        # Done but not recorded: let go, so a retry is answered from the ledger's claim.
+        await _release_now_or_later(release, within)
+        raise
     return Response(text, status_code=status, media_type="application/json")
+
+
+async def _release_now_or_later(release: Callable[[], Awaitable[None]], within: float) -> None:
+    try:
+        await release()
+    except Exception:  # the database is away: keep trying while the client retries
+        _release_later(release, within)
+
+
+def _release_later(release: Callable[[], Awaitable[None]], within: float) -> None:
+    task = asyncio.create_task(_keep_releasing(release, within))
+    _releasing.add(task)
+    task.add_done_callback(_releasing.discard)
+
+
+async def _keep_releasing(release: Callable[[], Awaitable[None]], within: float) -> None:
+    """Release, pausing 0.25 s doubling to 2 s between tries, for ``within`` seconds (by
+    then a retry takes the claim over as stale anyway)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    pause = 0.25
+    while loop.time() + pause < deadline:
+        await asyncio.sleep(pause)
+        try:
+            await release()
+        except Exception:
+            pause = min(pause * 2, 2.0)
+            continue
+        return
+    logger.warning("an Idempotency-Key stays claimed until it is stale: the database is away")

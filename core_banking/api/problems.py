@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core_banking.domain import errors
 from core_banking.domain.security import Forbidden, Unauthenticated
 from core_banking.observability.metrics import ERRORS
+from core_banking.storage.errors import DatabaseUnavailable, connection_lost
 
 PROBLEM_TYPE_BASE = "https://nexum.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -94,6 +95,8 @@ def status_of(error: errors.DomainError) -> int:
         return 422
     if isinstance(error, errors.Conflict):
         return 409
+    if isinstance(error, errors.Unavailable):
+        return 503
     return 422  # invalid input and the bank's rules
 
 
@@ -138,6 +141,8 @@ def _plain(context: dict[str, Any]) -> dict[str, Any]:
 async def _domain_error(request: Request, error: errors.DomainError) -> JSONResponse:
     status = status_of(error)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "5"}
     return problem_response(
         request, status, error.code, error.message, headers=headers, context=_plain(error.context)
     )
@@ -186,16 +191,25 @@ async def _http_error(request: Request, error: StarletteHTTPException) -> JSONRe
     )
 
 
+async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """503 with Retry-After: the database, not the request, is at fault. Registered for
+    DatabaseUnavailable so it is answered like any refusal: the catch-all handler below
+    runs in Starlette's outermost middleware, which re-raises afterwards, and the server
+    then logs a traceback and drops the client's connection."""
+    cause = error.__cause__ if isinstance(error, DatabaseUnavailable) else error
+    logger.warning("database unavailable: %s", type(cause).__name__)
+    return problem_response(
+        request,
+        503,
+        "service_unavailable",
+        "the service cannot reach its database; try again shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     if _is_unavailable(error):
-        logger.warning("database unavailable: %s", type(error).__name__)
-        return problem_response(
-            request,
-            503,
-            "service_unavailable",
-            "the service cannot reach its database; try again shortly",
-            headers={"Retry-After": "5"},
-        )
+        return await _database_unavailable(request, error)
     logger.exception("unexpected error handling %s %s", request.method, request.url.path)
     return problem_response(
         request, 500, "internal_error", "something went wrong on our side; quote the request id"
@@ -204,6 +218,8 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
 
 def _is_unavailable(error: BaseException) -> bool:
     """Connection failures and pool timeouts: the database, not the request, is at fault."""
+    if connection_lost(error):  # refused, dropped, or the server shutting down or starting
+        return True
     seen: BaseException | None = error
     while seen is not None:
         name = type(seen).__name__
@@ -223,6 +239,7 @@ def install(app: FastAPI) -> None:
     which Starlette's signature cannot express (hence the ignores)."""
     app.add_exception_handler(errors.DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(ProblemError, _problem_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

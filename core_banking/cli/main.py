@@ -3,6 +3,7 @@
     nexum migrate up|down|status    schema migrations (NEXUM_DATABASE_URL)
     nexum verify                    recompute the ledger and check every invariant
     nexum keys generate|rotate      encryption keys for personal data
+    nexum events relay|status       the event outbox and its relay to Kafka
     nexum version                   the installed version
 
 Configuration comes from the NEXUM_* environment variables, as for the server. Exit codes:
@@ -17,12 +18,12 @@ import secrets
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from core_banking import __version__
 from core_banking.bootstrap import build, cipher_from, migration_manager, storage_from
-from core_banking.config import ConfigError, Settings, get_config
+from core_banking.cli.common import EXIT_CONFIG, EXIT_VIOLATION, console, errors, load_settings
+from core_banking.cli.events import events_app
 from core_banking.storage.verification import verify_ledger
 
 app = typer.Typer(help="Operate a Nexum core banking ledger.", no_args_is_help=True)
@@ -30,19 +31,7 @@ migrate_app = typer.Typer(help="Apply, undo or show schema migrations.", no_args
 app.add_typer(migrate_app, name="migrate")
 keys_app = typer.Typer(help="Encryption keys for personal data.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-console = Console()
-errors = Console(stderr=True)
-
-EXIT_VIOLATION = 1
-EXIT_CONFIG = 2
-
-
-def _config() -> Settings:
-    try:
-        return get_config()
-    except ConfigError as exc:
-        errors.print(f"[red]{exc}[/red]")
-        raise typer.Exit(EXIT_CONFIG) from None
+app.add_typer(events_app, name="events")
 
 
 @migrate_app.command("up")
@@ -50,7 +39,7 @@ def migrate_up(
     target: Annotated[str, typer.Argument(help="revision to reach")] = "head",
 ) -> None:
     """Apply pending migrations."""
-    config = _config()
+    config = load_settings()
     applied = migration_manager(config, storage_from(config)).migrate_up(target)
     for revision in applied:
         console.print(f"Applied: {revision}")
@@ -62,7 +51,7 @@ def migrate_down(
     target: Annotated[str, typer.Argument(help='revision to return to, "-1" or "base"')] = "-1",
 ) -> None:
     """Undo migrations (one by default)."""
-    config = _config()
+    config = load_settings()
     undone = migration_manager(config, storage_from(config)).migrate_down(target)
     for revision in undone:
         console.print(f"Undone: {revision}")
@@ -72,7 +61,7 @@ def migrate_down(
 @migrate_app.command("status")
 def migrate_status() -> None:
     """Show the current revision and what is pending."""
-    config = _config()
+    config = load_settings()
     status = migration_manager(config, storage_from(config)).status()
     console.print(f"current: {status.current or '(empty database)'}")
     console.print(f"head:    {status.head}")
@@ -85,7 +74,7 @@ def migrate_status() -> None:
 @app.command()
 def verify() -> None:
     """Recompute balances from the journal and check every ledger invariant."""
-    config = _config()
+    config = load_settings()
     storage = storage_from(config)
 
     async def run() -> None:
@@ -124,7 +113,7 @@ def keys_rotate(
 
     Set the new key in NEXUM_ENCRYPTION_MASTER_KEY and list the old ones in
     NEXUM_ENCRYPTION_PREVIOUS_KEYS, run this, then drop the old keys from the list."""
-    config = _config()
+    config = load_settings()
     if not config.encryption_enabled:
         errors.print("[red]NEXUM_ENCRYPTION_ENABLED is false: nothing to encrypt with[/red]")
         raise typer.Exit(EXIT_CONFIG)

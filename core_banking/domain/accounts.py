@@ -117,6 +117,10 @@ class Account:
     last_posted_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    product_id: UUID | None = None
+    """The catalogue product the account was opened from (None: opened by product type)."""
+    product_version: int | None = None
+    """The version of that product it was opened under, and keeps."""
 
     @property
     def available_minor(self) -> int:

@@ -164,14 +164,19 @@ class CreateCustomer:
 
 @dataclass(frozen=True, slots=True)
 class OpenAccount:
+    """Name either a ``product`` type (an account of that type, from no catalogue product)
+    or a catalogue ``product_id`` (an account opened under that product's active version,
+    whose kind decides the type), not both."""
+
     customer_id: UUID
-    product: ProductType
+    product: ProductType | None
     currency: str
     name: str
     overdraft_limit: Money | None = None
     min_balance: Money | None = None
     daily_limit: Money | None = None
     idempotency_key: str | None = None
+    product_id: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,8 @@ def _plain(value: Any) -> Any:
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
     return value
 
 

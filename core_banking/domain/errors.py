@@ -23,6 +23,7 @@ published, because API clients and operators match on it):
         ├── HoldNotActive
         ├── HoldAmountExceeded
         └── InvalidTransition
+    Unavailable                 something the command needs cannot be reached; try again
 
 ``InvariantViolation`` is separate on purpose: it is never the caller's fault. It means the
 stored ledger disagrees with itself, and it must stop the operation loudly.
@@ -123,6 +124,13 @@ class HoldAmountExceeded(RuleViolation):
 
 class InvalidTransition(RuleViolation):
     code = "invalid_transition"
+
+
+class Unavailable(DomainError):
+    """Not the caller's fault and not refused: something the command needs (a shared cache)
+    cannot be reached now, so the command was not carried out. Retry shortly."""
+
+    code = "dependency_unavailable"
 
 
 class InvariantViolation(Exception):

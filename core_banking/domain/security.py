@@ -41,6 +41,8 @@ class Permission(StrEnum):
     ROLES_WRITE = "roles:write"
     API_KEYS_MANAGE = "api_keys:manage"
     METRICS_READ = "metrics:read"
+    PRODUCTS_READ = "products:read"
+    PRODUCTS_WRITE = "products:write"
 
 
 class PrincipalKind(StrEnum):
@@ -73,7 +75,12 @@ class RoleSpec:
 
 
 _READ = frozenset(
-    {Permission.CUSTOMERS_READ, Permission.ACCOUNTS_READ, Permission.TRANSACTIONS_READ}
+    {
+        Permission.CUSTOMERS_READ,
+        Permission.ACCOUNTS_READ,
+        Permission.TRANSACTIONS_READ,
+        Permission.PRODUCTS_READ,
+    }
 )
 
 DEFAULT_ROLES: tuple[RoleSpec, ...] = (

@@ -57,6 +57,16 @@ INVARIANT_VIOLATIONS = Gauge(
 )
 
 
+EVENTS_PUBLISHED = Counter(
+    "nexum_events_published_total", "Event messages the broker acknowledged, by topic", ["topic"]
+)
+OUTBOX_PENDING = Gauge(
+    "nexum_outbox_pending_events",
+    "Outbox rows waiting for the relay (sampled by the health check and the relay)",
+    multiprocess_mode="max",
+)
+
+
 class PrometheusTelemetry:
     """What the services and storage report, counted and logged."""
 
@@ -85,6 +95,10 @@ class PrometheusTelemetry:
 
     def cache(self, name: str, hit: bool) -> None:
         CACHE_HITS.labels(cache=name, result="hit" if hit else "miss").inc()
+
+    def published(self, topics: Sequence[str]) -> None:
+        for topic in topics:
+            EVENTS_PUBLISHED.labels(topic=topic).inc()
 
 
 def exposition() -> tuple[bytes, str]:

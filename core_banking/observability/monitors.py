@@ -7,10 +7,11 @@ import asyncio
 
 from core_banking.observability.logging import get_logger
 from core_banking.observability.metrics import DATABASE_CONNECTIONS, INVARIANT_VIOLATIONS
-from core_banking.storage import Storage
+from core_banking.storage import DatabaseRouter, Storage
 from core_banking.storage.verification import QUICK_CHECKS, verify_ledger
 
 POOL_INTERVAL_SECONDS = 5.0
+REPLICA_INTERVAL_SECONDS = 5.0
 LEDGER_INTERVAL_SECONDS = 300.0
 logger = get_logger("core_banking.monitors")
 
@@ -39,4 +40,19 @@ async def watch_ledger(storage: Storage, interval: float = LEDGER_INTERVAL_SECON
             INVARIANT_VIOLATIONS.set(len(report.violations))
             for violation in report.violations:
                 logger.error("ledger invariant violated", check=violation.check)
+        await asyncio.sleep(interval)
+
+
+async def watch_replicas(
+    router: DatabaseRouter, interval: float = REPLICA_INTERVAL_SECONDS
+) -> None:
+    """Every ``interval``, measure the read replicas, so that reads skip one that lags or is
+    down even when nobody asks /health (a no-op without replicas)."""
+    if not router.replicas:
+        return
+    while True:
+        try:
+            await router.check_replicas()
+        except Exception:  # a failed check is logged and retried, never fatal to the API
+            logger.exception("replica check failed")
         await asyncio.sleep(interval)

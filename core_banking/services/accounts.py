@@ -17,6 +17,7 @@ from core_banking.domain.accounts import (
 from core_banking.domain.commands import ChangeAccountStatus, OpenAccount, RequestContext
 from core_banking.domain.customers import CustomerStatus, clean_name
 from core_banking.domain.errors import (
+    CurrencyMismatch,
     DuplicateAccountNumber,
     InvalidInput,
     InvalidTransition,
@@ -27,6 +28,8 @@ from core_banking.domain.errors import (
 )
 from core_banking.domain.ids import uuid7
 from core_banking.domain.ledger import AccountLine
+from core_banking.domain.lending.catalog import Product, account_product_type
+from core_banking.domain.lending.errors import ProductNotActive
 from core_banking.domain.money import Money, currency
 from core_banking.ports import Clock, HistoryQuery, LedgerStore, UnitOfWork
 from core_banking.services.auditing import audit_record
@@ -43,7 +46,13 @@ class AccountService:
 
     async def open(self, command: OpenAccount, context: RequestContext) -> Account:
         """A new deposit account for an active customer, in one currency, with its own
-        limits where given (the bank's defaults otherwise)."""
+        limits where given (the bank's defaults otherwise). Named by a product type, or
+        opened from a catalogue product: its active version, which the account keeps."""
+        if (command.product is None) == (command.product_id is None):
+            raise InvalidInput(
+                "name either a product type or a product to open the account from",
+                field="product_id",
+            )
         code = currency(command.currency).code
         name = clean_name(command.name, "name")
         overdraft = _minor_or(command.overdraft_limit, code, "overdraft_limit", default=0)
@@ -67,6 +76,17 @@ class AccountService:
             customer = await uow.customers.lock(command.customer_id)
             if customer.status is not CustomerStatus.ACTIVE:
                 raise RuleViolation(f"customer is {customer.status}", customer_id=str(customer.id))
+            product_type, product = command.product, None
+            if command.product_id is not None:
+                product = await _active_product(uow, command.product_id)
+                product_type = account_product_type(product)
+                if product.currency.code != code:
+                    raise CurrencyMismatch(
+                        f"the product is in {product.currency.code}, not {code}",
+                        product_id=str(product.product_id),
+                    )
+            if product_type is None:
+                raise InvariantViolation("an account without a product type")
             await uow.accounts.ensure_chart(code, now)
             account = Account(
                 id=account_id,
@@ -78,7 +98,7 @@ class AccountService:
                 code=None,
                 number=await _unused_number(uow),
                 customer_id=customer.id,
-                product=command.product,
+                product=product_type,
                 posted_minor=0,
                 held_minor=0,
                 overdraft_limit_minor=overdraft,
@@ -90,6 +110,8 @@ class AccountService:
                 last_posted_at=None,
                 created_at=now,
                 updated_at=now,
+                product_id=product.product_id if product else None,
+                product_version=product.version if product else None,
             )
             await uow.accounts.insert(account)
             await uow.audit.append(
@@ -103,7 +125,15 @@ class AccountService:
                         "customer_id": str(customer.id),
                         "number": account.number,
                         "currency": code,
-                        "product": command.product.value,
+                        "product": product_type.value,
+                        **(
+                            {
+                                "product_id": str(product.product_id),
+                                "product_version": product.version,
+                            }
+                            if product
+                            else {}
+                        ),
                     },
                 )
             )
@@ -157,12 +187,16 @@ class AccountService:
         """A page of the account's statement lines, newest first."""
         await self.get(query.account_id)
         bounded = replace(query, limit=min(max(query.limit, 1), MAX_PAGE))
-        return await self._store.read(lambda uow: uow.journal.history(bounded))
+        # a statement may be a moment behind: a replica serves it (the account check above
+        # is on the primary, so a just-opened account is never "not found")
+        return await self._store.read_replica(lambda uow: uow.journal.history(bounded))
 
     async def balance_as_of(self, account_id: UUID, moment: datetime) -> int:
         """The posted balance at a past moment, from the journal line in force then."""
         await self.get(account_id)
-        return await self._store.read(lambda uow: uow.journal.balance_as_of(account_id, moment))
+        return await self._store.read_replica(  # a report on the past: a replica serves it
+            lambda uow: uow.journal.balance_as_of(account_id, moment)
+        )
 
 
 def _minor_or[D: (int, None)](money: Money | None, code: str, field: str, *, default: D) -> int | D:
@@ -173,6 +207,19 @@ def _minor_or[D: (int, None)](money: Money | None, code: str, field: str, *, def
     if money.minor < 0:
         raise InvalidInput(f"{field} cannot be negative", field=field)
     return money.minor
+
+
+async def _active_product(uow: UnitOfWork, product_id: UUID) -> Product:
+    """The version of ``product_id`` that opens accounts now. The product stays locked
+    (shared) until the account is written, so no activation or retirement slips in
+    between."""
+    await uow.products.lock(product_id, shared=True)
+    record = await uow.products.active(product_id)
+    if record is None:
+        raise ProductNotActive(
+            "the product has no active version to open accounts from", product_id=str(product_id)
+        )
+    return record.product
 
 
 async def _unused_number(uow: UnitOfWork) -> str:

@@ -16,4 +16,5 @@ class AuditTrailService:
 
     async def events(self, query: AuditQuery) -> list[StoredAuditEvent]:
         bounded = replace(query, limit=min(max(query.limit, 1), MAX_PAGE))
-        return await self._store.read(lambda uow: uow.audit.events(bounded))
+        # auditors' reports of an append-only trail may be a moment behind: a replica
+        return await self._store.read_replica(lambda uow: uow.audit.events(bounded))

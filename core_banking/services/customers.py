@@ -206,7 +206,9 @@ class CustomerService:
             email=clean_email(query.email) if query.email else None,
             phone=clean_phone(query.phone) if query.phone else None,
         )
-        return await self._store.read(lambda uow: uow.customers.search(checked))
+        # a search may be a moment behind: a replica serves it (one customer by id is read
+        # on the primary, right after it is created or changed)
+        return await self._store.read_replica(lambda uow: uow.customers.search(checked))
 
     async def accounts(self, customer_id: UUID) -> list[Account]:
         await self.get(customer_id)

@@ -94,7 +94,11 @@ class HoldService:
                     "hold.placed",
                     "hold",
                     hold.id,
-                    {"account_id": str(account.id), "amount_minor": hold.amount_minor},
+                    {
+                        "account_id": str(account.id),
+                        "amount_minor": hold.amount_minor,
+                        "currency": hold.currency,
+                    },
                 )
             )
             return hold
@@ -138,7 +142,7 @@ class HoldService:
                 context,
                 Channel.CARD,
                 entry_id=entry_id,
-                details={"hold_id": str(hold.id)},
+                details={"hold_id": str(hold.id), "account_id": str(hold.account_id)},
             )
             result = await uow.ledger.post(prepared.request, None, prepared.audit)
             await uow.holds.finish(
@@ -202,7 +206,12 @@ class HoldService:
                     "holds.expired",
                     "hold_batch",
                     uuid7(),
-                    {"hold_ids": [str(hold.id) for hold in expired]},
+                    {
+                        "holds": [
+                            {"hold_id": str(hold.id), "account_id": str(hold.account_id)}
+                            for hold in expired
+                        ]
+                    },
                 )
             )
         return len(expired)

@@ -226,7 +226,9 @@ class LedgerService:
     async def entries(self, query: EntryQuery) -> list[JournalEntry]:
         """A page of journal entries, newest first, filtered."""
         bounded = replace(query, limit=min(max(query.limit, 1), MAX_PAGE))
-        return await self._store.read(lambda uow: uow.journal.entries(bounded))
+        # a search of the journal may be a moment behind: a replica serves it (one entry by
+        # id, which a client fetches right after posting it, is read on the primary)
+        return await self._store.read_replica(lambda uow: uow.journal.entries(bounded))
 
     async def _post(
         self,

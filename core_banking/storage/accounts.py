@@ -49,6 +49,8 @@ def account_from_row(row: RowMapping) -> Account:
         last_posted_at=row["last_posted_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        product_id=row["product_id"],
+        product_version=row["product_version"],
     )
 
 
@@ -75,6 +77,8 @@ def account_row(account: Account) -> dict[str, Any]:
         "last_posted_at": account.last_posted_at,
         "created_at": account.created_at,
         "updated_at": account.updated_at,
+        "product_id": account.product_id,
+        "product_version": account.product_version,
     }
 
 

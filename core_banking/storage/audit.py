@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core_banking.domain.audit import AUDIT_SHARDS, AuditRecord, StoredAuditEvent, chain_hash
 from core_banking.ports import AuditQuery
+from core_banking.storage.outbox import OutboxRepository
 from core_banking.storage.schema import audit_chain_heads, audit_events
 
 _APPEND = text(
@@ -23,9 +24,13 @@ _APPEND = text(
 
 
 class AuditWriter:
-    def __init__(self, conn: AsyncConnection, *, enabled: bool) -> None:
+    def __init__(
+        self, conn: AsyncConnection, *, enabled: bool, outbox: OutboxRepository | None = None
+    ) -> None:
         self._conn = conn
         self.enabled = enabled
+        self._outbox = outbox
+        """Where SQLite announces each event; PostgreSQL's trigger does it in the database."""
         self.appended: list[str] = []
         """The actions appended in this transaction (reported once it commits)."""
 
@@ -106,6 +111,8 @@ class AuditWriter:
         await self._conn.execute(
             audit_events.insert().values(shard=shard, seq=seq, hash=digest, **_parameters(record))
         )
+        if self._outbox is not None:
+            await self._outbox.announce_audit(shard, seq, record.occurred_at)
 
 
 def _parameters(record: AuditRecord) -> dict[str, object]:

@@ -16,6 +16,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core_banking.domain.accounts import AccountKind
 from core_banking.domain.audit import AuditRecord
 from core_banking.domain.errors import AlreadyReversed, UnbalancedEntry
 from core_banking.domain.idempotency import IdempotencyClaim
@@ -36,12 +37,14 @@ from core_banking.storage.journal import (
     entry_row,
     replayed_result,
 )
+from core_banking.storage.outbox import OutboxRepository
 from core_banking.storage.schema import accounts, journal_entries, journal_lines
 
 
 class SqlitePostingWriter:
-    def __init__(self, conn: AsyncConnection, audit: AuditWriter) -> None:
+    def __init__(self, conn: AsyncConnection, audit: AuditWriter, outbox: OutboxRepository) -> None:
         self._conn = conn
+        self._outbox = outbox
         self._accounts = AccountRepository(conn)
         self._idempotency = IdempotencyRepository(conn)
         self._journal = JournalReader(conn)
@@ -87,6 +90,14 @@ class SqlitePostingWriter:
         seqs, balances = _line_positions(request.legs, postings)
         await self._insert_entry(request, posted_at, posted_ats, seqs, balances)
         await self._check_balanced(request.entry_id)
+        await self._outbox.announce_lines(
+            (
+                (leg.account_id, seq)
+                for leg, seq in zip(request.legs, seqs, strict=True)
+                if locked[leg.account_id].kind is not AccountKind.GENERAL_LEDGER
+            ),
+            posted_at,
+        )
         if audit is not None:
             await self._audit.append(audit)
         return PostingResult(

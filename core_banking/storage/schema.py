@@ -23,6 +23,7 @@ from sqlalchemy import (
     Date,
     Enum,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -41,6 +42,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from core_banking.domain.accounts import AccountKind, AccountStatus, AccountType, ProductType, Side
 from core_banking.domain.customers import CustomerStatus, KycStatus
 from core_banking.domain.holds import HoldStatus
+from core_banking.domain.lending.catalog import ProductKind
+from core_banking.domain.lending.products import ProductStatus
 from core_banking.domain.users import UserStatus
 from core_banking.storage.types import UTCDateTime
 
@@ -127,8 +130,18 @@ accounts = Table(
     Column("last_posted_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("product_id", Uuid, comment="the catalogue product it was opened from, if any"),
+    Column("product_version", Integer, comment="the version of that product it keeps"),
     UniqueConstraint("code", "currency"),
     Index("ix_accounts_customer_id", "customer_id"),
+    # Both or neither: PostgreSQL's MATCH FULL says so; SQLite parses MATCH but ignores it,
+    # so there a CHECK does.
+    ForeignKeyConstraint(
+        ["product_id", "product_version"], ["products.product_id", "products.version"], match="FULL"
+    ),
+    CheckConstraint(
+        "(product_id IS NULL) = (product_version IS NULL)", name="product_version_pair"
+    ).ddl_if(dialect="sqlite"),
     CheckConstraint(
         "(kind = 'gl' AND code IS NOT NULL AND customer_id IS NULL AND number IS NULL)"
         " OR (kind = 'deposit' AND number IS NOT NULL AND customer_id IS NOT NULL"
@@ -329,4 +342,78 @@ http_idempotency = Table(
     Column("completed_at", UTCDateTime),
     PrimaryKeyConstraint("principal", "key"),
     Index("ix_http_idempotency_created_at", "created_at"),
+)
+
+# The transactional outbox: events waiting for the relay to publish them (to Kafka). A row
+# is written in the same transaction as the change it announces and deleted once the broker
+# has it. It points at the record it announces, a journal line of a customer's account or an
+# audit event, rather than copying it: the relay renders the message from that record.
+# PostgreSQL writes the rows with statement triggers (trg_*_outbox, sql/0003_event_outbox.sql)
+# when the connection sets nexum.outbox = 'on'; SQLite from Python (storage/outbox.py).
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", Uuid, nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("account_id", Uuid),
+    Column("account_seq", BigInteger),
+    Column("audit_shard", SmallInteger),
+    Column("audit_seq", BigInteger),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "(kind = 'line' AND account_id IS NOT NULL AND account_seq IS NOT NULL"
+        " AND audit_shard IS NULL AND audit_seq IS NULL)"
+        " OR (kind = 'audit' AND audit_shard IS NOT NULL AND audit_seq IS NOT NULL"
+        " AND account_id IS NULL AND account_seq IS NULL)",
+        name="points_at_one_record",
+    ),
+)
+
+# Who relays the outbox: one relay at a time holds the lease (and renews it), so events of
+# one account leave in the order they were written even with several API workers running.
+outbox_relay_lease = Table(
+    "outbox_relay_lease",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("owner", String(200)),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# The product catalogue: every version of every product, each a row that never changes but
+# for its status. The product's terms are one JSON document (money in integer minor units,
+# rates as decimal strings, never floats: storage/product_documents.py). At most one version
+# of a product is active (the partial unique index); accounts point at the version they were
+# opened under. The primary key serves the list's order (newest product first, then newest
+# version), the partial index the active versions; a catalogue is hundreds of rows, not
+# millions, so the other filters need no index of their own.
+products = Table(
+    "products",
+    metadata,
+    Column("product_id", Uuid, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", _enum(ProductKind, "product_kind"), nullable=False),
+    Column("status", _enum(ProductStatus, "product_status"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column(
+        "definition",
+        JSONDocument,
+        nullable=False,
+        comment="the product's terms: money in minor units, rates as decimal strings",
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("product_id", "version"),
+    CheckConstraint("version >= 1", name="version_positive"),
+    Index(
+        "uq_products_product_id_active",
+        "product_id",
+        unique=True,
+        postgresql_where=text("status = 'active'"),
+        sqlite_where=text("status = 'active'"),
+    ),
 )

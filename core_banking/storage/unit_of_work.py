@@ -14,31 +14,42 @@ from core_banking.storage.holds import HoldRepository
 from core_banking.storage.http_idempotency import HttpIdempotencyRepository
 from core_banking.storage.idempotency import IdempotencyRepository
 from core_banking.storage.journal import JournalReader
+from core_banking.storage.outbox import OutboxRepository
 from core_banking.storage.posting_postgres import PostgresPostingWriter
 from core_banking.storage.posting_sqlite import SqlitePostingWriter
+from core_banking.storage.products import ProductRepository
 from core_banking.storage.users import RoleRepository, UserRepository
 
 _SETUP_LOCK = 0x6E65787573  # "nexus"
 
 
 class SqlUnitOfWork:
-    def __init__(self, conn: AsyncConnection, *, audit_enabled: bool, cipher: FieldCipher) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        *,
+        audit_enabled: bool,
+        cipher: FieldCipher,
+        events_enabled: bool = False,
+    ) -> None:
         self.connection = conn
+        self.outbox = OutboxRepository(conn, enabled=events_enabled)
         self.accounts = AccountRepository(conn)
         self.customers = CustomerRepository(conn, cipher)
         self.holds = HoldRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
         self.journal = JournalReader(conn)
-        self.audit = AuditWriter(conn, enabled=audit_enabled)
+        self.audit = AuditWriter(conn, enabled=audit_enabled, outbox=self.outbox)
         self.users = UserRepository(conn)
         self.roles = RoleRepository(conn)
         self.sessions = SessionRepository(conn)
         self.api_keys = ApiKeyRepository(conn)
         self.http_idempotency = HttpIdempotencyRepository(conn, cipher)
+        self.products = ProductRepository(conn)
         self.ledger: PostgresPostingWriter | SqlitePostingWriter = (
             PostgresPostingWriter(conn, self.audit)
             if conn.dialect.name == "postgresql"
-            else SqlitePostingWriter(conn, self.audit)
+            else SqlitePostingWriter(conn, self.audit, self.outbox)
         )
 
     async def serialize_setup(self) -> None:

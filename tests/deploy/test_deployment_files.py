@@ -1328,3 +1328,23 @@ def test_schema_and_parser_checks_reject_broken_files() -> None:
     lark = module("lark")
     with pytest.raises(lark.exceptions.LarkError):
         hcl2.loads('resource "aws_vpc" "x" {\n  cidr_block = \n}\n')
+
+
+def logrotate_check(config: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """logrotate's own reading of ``config`` (debug mode: it rotates nothing). The service
+    user does not exist here, so the configuration is read as root's."""
+    path = tmp_path / "nexum.logrotate"
+    path.write_text(config.replace("nexum nexum", "root root"))
+    path.chmod(0o644)
+    return run([tool("logrotate"), "--debug", "--state", str(tmp_path / "state"), str(path)])
+
+
+def test_logrotate_configuration_is_read_without_errors(tmp_path: Path) -> None:
+    config = (ROOT / "deploy/logrotate/nexum").read_text()
+    assert "/var/log/nexum/" in config
+    assert "/var/log/nexum/application.log" in (ROOT / ".env.production.example").read_text()
+    result = logrotate_check(config, tmp_path)
+    assert result.returncode == 0, output(result)
+    assert "error" not in output(result).lower(), output(result)
+    broken = logrotate_check(config.replace("daily", "dailyy"), tmp_path)
+    assert "error" in output(broken).lower()

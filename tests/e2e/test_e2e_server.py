@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from support.api import ADMIN_PASSWORD, ADMIN_USERNAME, Api, key, money
-from support.databases import create_postgres_database, drop_postgres_database, sqlite_url
+from support.databases import HEAD, create_postgres_database, drop_postgres_database, sqlite_url
 from support.server import (
     STARTUP_COMPLETE,
     Server,
@@ -37,7 +37,6 @@ from support.server import (
 
 pytestmark = pytest.mark.slow
 
-HEAD = "0002_security_and_pii"
 PROBLEM = "application/problem+json"
 CLEAN_EXIT = (0, -signal.SIGTERM)  # uvicorn re-raises the SIGTERM it handled gracefully
 

@@ -303,7 +303,7 @@ async def test_each_operation_writes_one_record(bank, clock):
         entity_type="hold",
         entity_id=hold.id,
         occurred_at=clock.now(),
-        details={"account_id": str(account.id), "amount_minor": 5000},
+        details={"account_id": str(account.id), "amount_minor": 5000, "currency": "USD"},
     )
 
     # ledger.hold_capture
@@ -320,6 +320,7 @@ async def test_each_operation_writes_one_record(bank, clock):
         details={
             "legs": _legs((account.id, "D", 3000), (CLEARING_USD, "C", 3000)),
             "hold_id": str(hold.id),
+            "account_id": str(account.id),
         },
     )
 
@@ -421,7 +422,10 @@ async def test_expiry_writes_one_record_per_sweep(own_bank, clock):
     assert await _count(bank) == before + 1
     assert (row.action, row.entity_type, row.actor) == ("holds.expired", "hold_batch", ctx.actor)
     payload = json.loads(row.payload)
-    assert sorted(payload["details"]["hold_ids"]) == sorted(str(hold.id) for hold in holds)
+    assert sorted(payload["details"]["holds"], key=lambda h: h["hold_id"]) == sorted(
+        ({"hold_id": str(hold.id), "account_id": str(account.id)} for hold in holds),
+        key=lambda h: h["hold_id"],
+    )
     assert payload["entity_id"] == row.entity_id
     assert UUID(row.entity_id) not in {hold.id for hold in holds}
     assert row.occurred_at == clock.now()
@@ -434,7 +438,7 @@ async def test_expiry_writes_one_record_per_sweep(own_bank, clock):
             "hold_batch",
             row.entity_id,
             ctx.request_id,
-            {"hold_ids": payload["details"]["hold_ids"]},
+            {"holds": payload["details"]["holds"]},
         ).payload()
     )
     await _assert_chains_hold(bank)

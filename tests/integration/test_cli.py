@@ -25,9 +25,8 @@ from core_banking.migrations import MigrationManager
 from core_banking.storage import create_storage
 from core_banking.storage.schema import accounts
 from support.banking import CONTEXT, FakeClock, funded_account, key, money
+from support.databases import HEAD, REVISIONS
 
-REVISIONS = ("0001_ledger_core", "0002_security_and_pii")  # oldest first
-HEAD = REVISIONS[-1]
 NEXUM = Path(sys.executable).with_name("nexum")
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
@@ -88,15 +87,14 @@ def test_migrate_status_up_and_down(empty_url, tmp_path):
     assert lines(status.stdout) == [
         "current: (empty database)",
         f"head:    {HEAD}",
-        "pending: 0001_ledger_core, 0002_security_and_pii",
+        f"pending: {', '.join(REVISIONS)}",
     ]
 
     up = nexum("migrate", "up", url=empty_url, cwd=tmp_path)
     assert up.returncode == 0, up.stderr
     assert lines(up.stdout) == [
-        "Applied: 0001_ledger_core",
-        "Applied: 0002_security_and_pii",
-        "2 migration(s) applied; the schema is at head.",
+        *(f"Applied: {revision}" for revision in REVISIONS),
+        f"{len(REVISIONS)} migration(s) applied; the schema is at head.",
     ]
     assert MigrationManager(empty_url).status().is_current
 
@@ -111,14 +109,17 @@ def test_migrate_status_up_and_down(empty_url, tmp_path):
     # one step by default
     down = nexum("migrate", "down", url=empty_url, cwd=tmp_path)
     assert down.returncode == 0, down.stderr
-    assert lines(down.stdout) == ["Undone: 0002_security_and_pii", "1 migration(s) undone."]
+    assert lines(down.stdout) == [f"Undone: {HEAD}", "1 migration(s) undone."]
     after = MigrationManager(empty_url).status()
-    assert (after.current, after.pending) == ("0001_ledger_core", ("0002_security_and_pii",))
+    assert (after.current, after.pending) == (REVISIONS[-2], (HEAD,))
 
     # the rest, to base
     down = nexum("migrate", "down", "base", url=empty_url, cwd=tmp_path)
     assert down.returncode == 0, down.stderr
-    assert lines(down.stdout) == ["Undone: 0001_ledger_core", "1 migration(s) undone."]
+    assert lines(down.stdout) == [
+        *(f"Undone: {revision}" for revision in reversed(REVISIONS[:-1])),
+        f"{len(REVISIONS) - 1} migration(s) undone.",
+    ]
     after = MigrationManager(empty_url).status()
     assert (after.current, after.pending) == (None, REVISIONS)
 

@@ -44,10 +44,15 @@ from core_banking.storage.schema import customers, metadata, roles
 from core_banking.storage.sqlite import configure_sqlite_engine
 from core_banking.storage.urls import async_url
 from core_banking.storage.verification import verify_ledger
-from support.databases import create_postgres_database, drop_postgres_database, sqlite_url
+from support.databases import (
+    HEAD,
+    REVISIONS,
+    create_postgres_database,
+    drop_postgres_database,
+    sqlite_url,
+)
 
-REVISIONS = ("0001_ledger_core", "0002_security_and_pii")  # oldest first
-HEAD = REVISIONS[-1]
+LEDGER, SECURITY = REVISIONS[0], REVISIONS[1]
 _APPEND_ONLY = ("journal_entries", "journal_lines", "audit_events")
 _MIGRATIONS_DIRECTORY = Path(__file__).resolve().parents[2] / "core_banking" / "migrations"
 
@@ -71,7 +76,9 @@ SECURITY_TABLES = {
     "http_idempotency",
     "customer_name_tokens",
 }
-ALL_TABLES = LEDGER_TABLES | SECURITY_TABLES
+OUTBOX_TABLES = {"outbox_events", "outbox_relay_lease"}
+PRODUCTS_TABLES = {"products"}
+ALL_TABLES = LEDGER_TABLES | SECURITY_TABLES | OUTBOX_TABLES | PRODUCTS_TABLES
 
 # The built-in roles' amount limits as the roles table stores them: text, NULL for none.
 BUILTIN_AMOUNT_LIMITS = {
@@ -286,7 +293,9 @@ def environment_with(url: str, **extra: str) -> dict[str, str]:
 
 def test_the_tables_are_those_of_the_metadata():
     assert set(metadata.tables) == ALL_TABLES
-    assert not LEDGER_TABLES & SECURITY_TABLES
+    assert len(ALL_TABLES) == (
+        len(LEDGER_TABLES) + len(SECURITY_TABLES) + len(OUTBOX_TABLES) + len(PRODUCTS_TABLES)
+    )
 
 
 def test_status_of_an_empty_database_shows_every_migration_pending(empty_url):
@@ -337,10 +346,11 @@ async def test_migrate_down_to_base_leaves_no_tables(empty_url, backend):
 async def test_migrate_down_undoes_one_step_leaving_the_first_revisions_schema(
     empty_url, reference_url
 ):
-    """One step down from head is the schema of 0001_ledger_core exactly, compared with a
-    database Alembic alone brought to that revision; the ledger's rows survive it."""
+    """One step down from the security revision is the schema of the ledger revision
+    exactly, compared with a database Alembic alone brought to it; the ledger's rows (and
+    customers' personal data, decrypted back into plain columns) survive it."""
     manager = MigrationManager(empty_url)
-    assert manager.migrate_up() == list(REVISIONS)
+    assert manager.migrate_up(SECURITY) == [LEDGER, SECURITY]
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     customer_id = UUID("0194e3a0-0000-7000-8000-0000000000c1")
     await execute(
@@ -360,15 +370,13 @@ async def test_migrate_down_undoes_one_step_leaving_the_first_revisions_schema(
         ),
     )
 
-    assert manager.migrate_down() == ["0002_security_and_pii"]
+    assert manager.migrate_down() == [SECURITY]
 
     assert await inspect_database(empty_url, table_names) == LEDGER_TABLES | {"alembic_version"}
-    assert await query(empty_url, "SELECT version_num FROM alembic_version") == [
-        ("0001_ledger_core",)
-    ]
+    assert await query(empty_url, "SELECT version_num FROM alembic_version") == [(LEDGER,)]
     status = manager.status()
-    assert (status.current, status.pending) == ("0001_ledger_core", ("0002_security_and_pii",))
-    await upgrade_with_alembic_only(reference_url, "0001_ledger_core")
+    assert (status.current, status.pending) == (LEDGER, REVISIONS[1:])
+    await upgrade_with_alembic_only(reference_url, LEDGER)
     assert await inspect_database(empty_url, schema_snapshot) == await inspect_database(
         reference_url, schema_snapshot
     )
@@ -378,8 +386,8 @@ async def test_migrate_down_undoes_one_step_leaving_the_first_revisions_schema(
     [(gl_accounts,)] = await query(empty_url, "SELECT COUNT(*) FROM accounts")
     assert gl_accounts == len(CHART) * len(all_currencies())
 
-    # and back up: the missing step only
-    assert manager.migrate_up() == ["0002_security_and_pii"]
+    # and back up: the missing steps only
+    assert manager.migrate_up() == list(REVISIONS[1:])
     assert manager.status().is_current
     assert await inspect_database(empty_url, _schema_differences) == []
     assert await query(
@@ -387,15 +395,29 @@ async def test_migrate_down_undoes_one_step_leaving_the_first_revisions_schema(
     ) == [("Ada", "Lovelace", "pending", 0)]
 
 
+@pytest.mark.parametrize("step", range(1, len(REVISIONS)), ids=REVISIONS[1:])
+async def test_each_revision_undoes_exactly_what_it_did(empty_url, reference_url, step):
+    """Up to a revision and one step down is, schema for schema (tables, columns, indexes,
+    constraints, triggers, functions, types), the revision before it as Alembic alone
+    builds it."""
+    manager = MigrationManager(empty_url)
+    assert manager.migrate_up(REVISIONS[step]) == list(REVISIONS[: step + 1])
+    assert manager.migrate_down() == [REVISIONS[step]]
+    await upgrade_with_alembic_only(reference_url, REVISIONS[step - 1])
+    assert await inspect_database(empty_url, schema_snapshot) == await inspect_database(
+        reference_url, schema_snapshot
+    )
+
+
 async def test_migrate_down_step_by_step_and_to_a_named_revision(empty_url):
     manager = MigrationManager(empty_url)
     assert manager.migrate_up() == list(REVISIONS)
-    assert manager.migrate_down("0001_ledger_core") == ["0002_security_and_pii"]
-    assert manager.status().current == "0001_ledger_core"
-    assert manager.migrate_up() == ["0002_security_and_pii"]
+    assert manager.migrate_down(LEDGER) == list(reversed(REVISIONS[1:]))
+    assert manager.status().current == LEDGER
+    assert manager.migrate_up() == list(REVISIONS[1:])
 
-    assert manager.migrate_down() == ["0002_security_and_pii"]
-    assert manager.migrate_down() == ["0001_ledger_core"]
+    for revision in reversed(REVISIONS):
+        assert manager.migrate_down() == [revision]
     assert manager.migrate_down() == []
     assert manager.status().current is None
     assert await inspect_database(empty_url, table_names) == {"alembic_version"}
@@ -421,11 +443,11 @@ async def test_migrate_up_works_again_after_migrate_down(empty_url):
 async def test_migrate_up_to_an_earlier_revision_stops_there(empty_url):
     """Reference data is seeded for the tables the revision reached has, and no others."""
     manager = MigrationManager(empty_url)
-    assert manager.migrate_up("0001_ledger_core") == ["0001_ledger_core"]
-    assert manager.status().current == "0001_ledger_core"
+    assert manager.migrate_up(LEDGER) == [LEDGER]
+    assert manager.status().current == LEDGER
     [(gl_accounts,)] = await query(empty_url, "SELECT COUNT(*) FROM accounts")
     assert gl_accounts == len(CHART) * len(all_currencies())
-    assert manager.migrate_up() == ["0002_security_and_pii"]
+    assert manager.migrate_up() == list(REVISIONS[1:])
 
 
 async def test_migrate_up_and_status_work_inside_a_running_event_loop(empty_url):
@@ -508,7 +530,7 @@ async def test_the_migrated_schema_matches_the_metadata(migrated_url, backend):
         assert "WHERE reversal_of IS NOT NULL" in partial
 
 
-async def test_append_only_guards_exist_after_migration(migrated_url, backend):
+async def test_the_guards_and_outbox_triggers_exist_after_migration(migrated_url, backend):
     if backend == "postgresql":
         rows = await query(
             migrated_url,
@@ -517,6 +539,8 @@ async def test_append_only_guards_exist_after_migration(migrated_url, backend):
         expected = {f"trg_{table}_append_only" for table in _APPEND_ONLY} | {
             "trg_journal_lines_balanced",
             "trg_accounts_identity",
+            "trg_journal_lines_outbox",
+            "trg_audit_events_outbox",
         }
     else:
         rows = await query(migrated_url, "SELECT name FROM sqlite_master WHERE type = 'trigger'")

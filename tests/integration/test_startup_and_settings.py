@@ -15,7 +15,7 @@ from conftest import settings_for
 from core_banking.api import create_app
 from core_banking.bootstrap import storage_from
 from core_banking.migrations import MigrationManager, MigrationTimeout
-from support.databases import migrate
+from support.databases import HEAD, REVISIONS, migrate
 
 
 async def _get(app, path: str) -> httpx.Response:
@@ -29,14 +29,14 @@ async def test_start_up_migrates_an_empty_database_when_auto_migrate_is_on(tmp_s
     app = create_app(settings_for(tmp_sqlite_url, auto_migrate="true"))
     response = await _get(app, "/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "schema": "0002_security_and_pii"}
+    assert response.json() == {"status": "ready", "schema": HEAD}
 
 
 async def test_start_up_leaves_the_schema_alone_when_auto_migrate_is_off(tmp_sqlite_url):
     app = create_app(settings_for(tmp_sqlite_url, auto_migrate="false"))
     response = await _get(app, "/health/ready")
     assert response.status_code == 503
-    assert response.json()["pending"] == ["0001_ledger_core", "0002_security_and_pii"]
+    assert response.json()["pending"] == list(REVISIONS)
     assert MigrationManager(tmp_sqlite_url).status().current is None
 
 
@@ -70,10 +70,7 @@ async def test_a_migration_waiting_on_another_migrator_gives_up_at_its_timeout(t
         assert time.monotonic() - started < 10
     finally:
         await holder.close()
-    assert await asyncio.to_thread(MigrationManager(tmp_postgres_url).migrate_up) == [
-        "0001_ledger_core",
-        "0002_security_and_pii",
-    ]
+    assert await asyncio.to_thread(MigrationManager(tmp_postgres_url).migrate_up) == list(REVISIONS)
 
 
 def test_the_storage_honours_the_pool_settings(tmp_sqlite_url):

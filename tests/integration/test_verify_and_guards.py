@@ -58,7 +58,7 @@ from core_banking.storage.verification import (
     verify_ledger,
 )
 from support.banking import CONTEXT, FakeClock, funded_account, key, money
-from support.databases import migrate
+from support.databases import REVISIONS, migrate
 
 CASH_USD = gl_account_id(GLCode.CASH, "USD")
 FEE_INCOME_USD = gl_account_id(GLCode.FEE_INCOME, "USD")
@@ -77,7 +77,7 @@ def own_url(backend: str, request: pytest.FixtureRequest) -> str:
     url: str = request.getfixturevalue(
         "tmp_sqlite_url" if backend == "sqlite" else "tmp_postgres_url"
     )
-    assert migrate(url) == ["0001_ledger_core", "0002_security_and_pii"]
+    assert migrate(url) == list(REVISIONS)
     return url
 
 

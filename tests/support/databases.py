@@ -62,6 +62,17 @@ async def drop_postgres_database(url: str) -> None:
         await conn.close()
 
 
+# Every migration, oldest first: what migrating an empty database applies. Named here once,
+# so a test states the expected history rather than asking the code under test for it.
+REVISIONS = (
+    "0001_ledger_core",
+    "0002_security_and_pii",
+    "0003_event_outbox",
+    "0004_products",
+)
+HEAD = REVISIONS[-1]
+
+
 def sqlite_url(directory: Path, name: str = "nexum.db") -> str:
     return f"sqlite:///{directory / name}"
 

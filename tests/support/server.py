@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -35,11 +36,22 @@ STARTUP_FAILED = ("Application startup failed", "failed to start")
 
 
 def free_port() -> int:
-    """A TCP port nothing listens on right now (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
+    """A free port below the kernel's ephemeral range. A port from that range (the kernel's
+    own choice for ``bind(0)``) can be taken, between its choosing and the server's bind, as
+    the local port of any outgoing connection on the machine, including a client's own
+    connection attempt to it while the server is down (TCP connects to itself); a port below
+    the range cannot."""
+    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(ranges.read_text().split()[0]) if ranges.exists() else 32768
+    for _ in range(200):
+        port = random.randint(min(10_000, low // 2), low - 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
         return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def base_environment() -> dict[str, str]:

@@ -317,11 +317,18 @@ def test_the_chart_names_every_code_once() -> None:
     assert {spec.code: spec.account_type for spec in CHART} == {
         GLCode.CASH: AccountType.ASSET,
         GLCode.EXTERNAL_CLEARING: AccountType.ASSET,
+        GLCode.LOANS_RECEIVABLE: AccountType.ASSET,
+        GLCode.INTEREST_RECEIVABLE: AccountType.ASSET,
+        GLCode.FEES_RECEIVABLE: AccountType.ASSET,
+        GLCode.CREDIT_LINES_RECEIVABLE: AccountType.ASSET,
+        GLCode.INTEREST_PAYABLE: AccountType.LIABILITY,
         GLCode.SUSPENSE: AccountType.LIABILITY,
         GLCode.RETAINED_EARNINGS: AccountType.EQUITY,
         GLCode.INTEREST_INCOME: AccountType.INCOME,
         GLCode.FEE_INCOME: AccountType.INCOME,
+        GLCode.PENALTY_INCOME: AccountType.INCOME,
         GLCode.INTEREST_EXPENSE: AccountType.EXPENSE,
+        GLCode.LOAN_LOSS_EXPENSE: AccountType.EXPENSE,
     }
 
 

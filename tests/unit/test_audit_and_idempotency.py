@@ -673,6 +673,7 @@ def test_parameters_of_optional_money_fields() -> None:
         "overdraft_limit": {"amount": "100.00", "currency": "USD"},
         "min_balance": None,
         "daily_limit": None,
+        "product_id": None,
     }
 
 
@@ -695,6 +696,36 @@ def test_parameters_copy_metadata_mappings_to_dicts() -> None:
     metadata = parameters(command)["metadata"]
     assert type(metadata) is dict
     assert metadata == {"a": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tier:
+    from_minor: int
+    rate: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tiered:
+    tiers: tuple[_Tier, ...]
+    amounts: list[Money]
+    idempotency_key: str
+
+
+def test_parameters_flatten_what_sequences_hold() -> None:
+    """A tuple or list of dataclasses (a product's rate tiers) becomes a list of their
+    fields, so the fingerprint has a canonical form."""
+    command = _Tiered(
+        (_Tier(0, Decimal("0.01")), _Tier(100, Decimal("0.02"))), [Money.of(5, "USD")], "k"
+    )
+    plain = parameters(command)
+    assert plain == {
+        "tiers": [
+            {"from_minor": 0, "rate": Decimal("0.01")},
+            {"from_minor": 100, "rate": Decimal("0.02")},
+        ],
+        "amounts": [{"amount": "0.05", "currency": "USD"}],
+    }
+    assert json.loads(canonical_json(plain))["tiers"][1] == {"from_minor": 100, "rate": "0.02"}
 
 
 def test_parameters_are_canonicalisable() -> None:

@@ -57,6 +57,7 @@ GUIDE_DEFAULTS: dict[str, object] = {
     "environment": Environment.DEVELOPMENT,
     "database_url": "sqlite:///nexum.db",
     "database_replica_urls": [],
+    "database_replica_max_lag_seconds": 10.0,
     "database_pool_size": 5,
     "database_pool_overflow": 10,
     "database_pool_timeout": 30,
@@ -97,6 +98,7 @@ GUIDE_DEFAULTS: dict[str, object] = {
     "kafka_topic_prefix": "nexum",
     "kafka_consumer_group": "nexum-core",
     "kafka_batch_size": 100,
+    "kafka_delivery_timeout_seconds": 10.0,
     "redis_url": None,
     "cache_ttl_seconds": 300,
     "batch_processing_size": 1000,
@@ -140,6 +142,7 @@ PARSED: list[tuple[str, str, object]] = [
         "postgresql://a/x,postgresql://b/x",
         ["postgresql://a/x", "postgresql://b/x"],
     ),
+    ("NEXUM_DATABASE_REPLICA_MAX_LAG_SECONDS", "2.5", 2.5),
     ("NEXUM_DATABASE_POOL_SIZE", "50", 50),
     ("NEXUM_DATABASE_POOL_OVERFLOW", "0", 0),
     ("NEXUM_DATABASE_POOL_TIMEOUT", "3600", 3600),
@@ -196,6 +199,7 @@ PARSED: list[tuple[str, str, object]] = [
     ("NEXUM_KAFKA_TOPIC_PREFIX", "bank", "bank"),
     ("NEXUM_KAFKA_CONSUMER_GROUP", "bank-core", "bank-core"),
     ("NEXUM_KAFKA_BATCH_SIZE", "500", 500),
+    ("NEXUM_KAFKA_DELIVERY_TIMEOUT_SECONDS", "2.5", 2.5),
     ("NEXUM_REDIS_URL", "redis://cache:6379/0", "redis://cache:6379/0"),
     ("NEXUM_CACHE_TTL_SECONDS", "0", 0),
     ("NEXUM_BATCH_PROCESSING_SIZE", "100000", 100_000),
@@ -203,6 +207,10 @@ PARSED: list[tuple[str, str, object]] = [
     ("NEXUM_AUTO_MIGRATE", "False", False),
     ("NEXUM_MIGRATION_TIMEOUT_SECONDS", "86400", 86400),
 ]
+
+
+# What a setting needs beside it to be accepted at all.
+NEEDED_WITH = {"NEXUM_ENABLE_KAFKA_EVENTS": {"NEXUM_KAFKA_BOOTSTRAP_SERVERS": "k1:9092"}}
 
 
 def test_parse_table_covers_every_field() -> None:
@@ -214,7 +222,7 @@ def test_parse_table_covers_every_field() -> None:
 @pytest.mark.parametrize(("env_name", "raw", "expected"), PARSED)
 def test_env_var_parses(env_name: str, raw: str, expected: object) -> None:
     field = env_name.removeprefix("NEXUM_").lower()
-    actual = getattr(load_config({env_name: raw}), field)
+    actual = getattr(load_config({env_name: raw, **NEEDED_WITH.get(env_name, {})}), field)
     assert _same(actual, expected), f"{env_name}={raw!r}: {actual!r} != {expected!r}"
 
 
@@ -602,6 +610,21 @@ def test_encryption_without_key_refused_everywhere(environment: Environment) -> 
     assert error.problems == (
         "NEXUM_ENCRYPTION_MASTER_KEY: required when NEXUM_ENCRYPTION_ENABLED is true",
     )
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def test_kafka_events_need_brokers_and_the_audit_trail() -> None:
+    error = _error({"NEXUM_ENABLE_KAFKA_EVENTS": "true", "NEXUM_ENABLE_AUDIT_LOGGING": "false"})
+    assert error.problems == (
+        "NEXUM_KAFKA_BOOTSTRAP_SERVERS: required when NEXUM_ENABLE_KAFKA_EVENTS is true",
+        "NEXUM_ENABLE_AUDIT_LOGGING: must be true when NEXUM_ENABLE_KAFKA_EVENTS is true",
+    )
+    settings = load_config(
+        {"NEXUM_ENABLE_KAFKA_EVENTS": "true", "NEXUM_KAFKA_BOOTSTRAP_SERVERS": "k1:9092"}
+    )
+    assert settings.enable_kafka_events
 
 
 @pytest.mark.parametrize("key", [STANDARD_KEY, URLSAFE_KEY, URLSAFE_KEY.rstrip("=")])

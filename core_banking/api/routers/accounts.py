@@ -67,7 +67,7 @@ async def _hold_of(bank: Nexum, account_id: UUID, hold_id: UUID) -> Hold:
 @router.post(
     "",
     operation_id="accounts_open",
-    summary="Open a savings or checking account for a customer",
+    summary="Open a savings or checking account for a customer, by type or from a product",
     status_code=status.HTTP_201_CREATED,
     response_model=AccountOut,
     responses=responses(*common_statuses(404, 409)),
@@ -85,6 +85,7 @@ async def open_account(
                 customer_id=body.customer_id,
                 product=body.product_type,
                 currency=body.currency,
+                product_id=body.product_id,
                 name=body.name,
                 overdraft_limit=_limit(body.overdraft_limit),
                 min_balance=_limit(body.min_balance),

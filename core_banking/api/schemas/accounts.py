@@ -14,8 +14,18 @@ from core_banking.domain.ledger import AccountLine, Channel, EntryType
 
 
 class AccountOpen(RequestModel):
+    """Give ``product_type`` for an account of that type, or ``product_id`` to open it from
+    a catalogue product's active version (which the account keeps), not both."""
+
     customer_id: UUID
-    product_type: ProductType
+    product_type: ProductType | None = Field(
+        None, description="savings or checking; omit when giving product_id."
+    )
+    product_id: UUID | None = Field(
+        None,
+        description="A savings or checking product with an active version, in the account's "
+        "currency; its kind decides the account's type.",
+    )
     currency: CurrencyCode
     name: str = Field(min_length=1, max_length=200)
     overdraft_limit: MoneyIn | None = None
@@ -38,6 +48,8 @@ class AccountOut(BaseModel):
     account_number: str
     customer_id: UUID
     product_type: ProductType
+    product_id: UUID | None = Field(description="The catalogue product it was opened from.")
+    product_version: int | None = Field(description="The version of it the account keeps.")
     currency: str
     name: str
     status: AccountStatus
@@ -60,6 +72,8 @@ class AccountOut(BaseModel):
             account_number=account.number or "",
             customer_id=account.customer_id,
             product_type=account.product,
+            product_id=account.product_id,
+            product_version=account.product_version,
             currency=currency,
             name=account.name,
             status=account.status,

@@ -12,6 +12,8 @@ One job per module:
     deposit_products      savings, checking, term deposits
     loan_products         term loan products
     credit_line_products  revolving credit line products
+    catalog               products of every kind: kinds, new products, stored versions, the
+                          account a deposit product opens
     schedule              repayment schedules (equal installment, equal principal, bullet)
     prepayment            recalculation after a partial prepayment (reduce term or installment)
     allocation            applying a repayment in the product's order; overpayments

@@ -6,7 +6,10 @@ their base class without knowing them, and clients match on their stable ``code`
 
     RuleViolation
     ├── OverpaymentRefused       a payment above what is due, on a product that keeps no credit
-    └── CreditLimitExceeded      a draw beyond a credit line's limit
+    ├── CreditLimitExceeded      a draw beyond a credit line's limit
+    ├── ProductNotActive         opening from a product with no active version
+    └── WrongProductKind         a product that cannot open what was asked (a loan product
+                                 for a deposit account)
     Forbidden
     ├── SelfApprovalRefused      maker-checker: the approver created the application
     └── ApprovalLimitExceeded    the approver's roles may not approve this much
@@ -24,6 +27,14 @@ class OverpaymentRefused(RuleViolation):
 
 class CreditLimitExceeded(RuleViolation):
     code = "credit_limit_exceeded"
+
+
+class ProductNotActive(RuleViolation):
+    code = "product_not_active"
+
+
+class WrongProductKind(RuleViolation):
+    code = "wrong_product_kind"
 
 
 class SelfApprovalRefused(Forbidden):
