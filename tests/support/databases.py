@@ -69,6 +69,9 @@ REVISIONS = (
     "0002_security_and_pii",
     "0003_event_outbox",
     "0004_products",
+    "0005_close_of_business",
+    "0006_deposit_interest",
+    "0007_loans",
 )
 HEAD = REVISIONS[-1]
 
