@@ -493,3 +493,26 @@ class LedgerStore(Protocol):
         primary (the primary when there is no usable replica). Never for a read that must
         see the caller's own writes or that feeds a decision: those use ``read``."""
         ...
+
+
+ProgressReport = Callable[[int, int], None]
+"""``report(done, total)``: how far a close-of-business step has got, in its own units."""
+
+
+class CloseOfBusinessStep(Protocol):
+    """One job of the close of business (accrue interest, post it, age loans, ...).
+
+    The orchestrator runs the steps of a business date in order and records each one
+    done. A step must be safe to run again for the same date after a crash at any point:
+    whatever it commits (in as many transactions as it likes) records, in those same
+    transactions, that it has been done for that date, so a second run does only what is
+    left and changes nothing that was already done. Its work is set-based SQL over all
+    the rows due, never a Python loop over accounts.
+    """
+
+    name: str
+    """Stable and unique: it is stored with the run's progress."""
+
+    async def run(self, business_date: date, report: ProgressReport) -> int:
+        """Do the step's work for ``business_date``; returns how many items it did."""
+        ...

@@ -72,6 +72,7 @@ REVISIONS = (
     "0005_close_of_business",
     "0006_deposit_interest",
     "0007_loans",
+    "0008_credit_lines",
 )
 HEAD = REVISIONS[-1]
 
