@@ -40,8 +40,10 @@ ALL_PERMISSIONS = {
     "roles:write",
     "api_keys:manage",
     "metrics:read",
+    "products:read",
+    "products:write",
 }
-READ = {"customers:read", "accounts:read", "transactions:read"}
+READ = {"customers:read", "accounts:read", "transactions:read", "products:read"}
 BUILTIN_ROLES: dict[str, tuple[set[str], str | None]] = {
     "admin": (ALL_PERMISSIONS, None),
     "manager": (ALL_PERMISSIONS - {"users:write", "roles:write", "api_keys:manage"}, None),
