@@ -12,7 +12,7 @@ from datetime import timedelta
 from core_banking.config import Settings, get_config
 from core_banking.domain.policy import BusinessPolicy
 from core_banking.migrations import MigrationManager
-from core_banking.ports import Clock, SharedCache, SystemClock, Telemetry
+from core_banking.ports import Clock, CloseOfBusinessStep, SharedCache, SystemClock, Telemetry
 from core_banking.security import api_keys
 from core_banking.security.encryption import FieldCipher
 from core_banking.security.passwords import Argon2Passwords
@@ -20,13 +20,25 @@ from core_banking.security.tokens import JwtTokens
 from core_banking.services.accounts import AccountService
 from core_banking.services.audit_trail import AuditTrailService
 from core_banking.services.auth import SESSION_TOUCH_INTERVAL, AuthService, AuthSettings
+from core_banking.services.close_of_business import CloseOfBusinessService
+from core_banking.services.credit_line_close import CreditLineInterestStep, CreditLineStatementsStep
+from core_banking.services.credit_lines import CreditLineService
 from core_banking.services.customers import CustomerService
+from core_banking.services.deposit_interest import (
+    DepositInterestAccrual,
+    DepositInterestPosting,
+    DepositInterestService,
+)
 from core_banking.services.event_relay import EventRelay
+from core_banking.services.hold_expiry import ExpireHoldsStep
 from core_banking.services.holds import HoldService
 from core_banking.services.ledger import LedgerService
+from core_banking.services.loans import LoanService
+from core_banking.services.loans_due import LoansDueStep
 from core_banking.services.principal_cache import PrincipalCache
 from core_banking.services.products import ProductService
 from core_banking.storage import DatabaseRouter, Storage, create_storage
+from core_banking.storage.deposit_interest import SqlDepositInterest
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +55,10 @@ class Nexum:
     auth: AuthService
     audit_trail: AuditTrailService
     products: ProductService
+    loans: LoanService
+    close_of_business: CloseOfBusinessService
+    deposit_interest: DepositInterestService
+    credit_lines: CreditLineService
     router: DatabaseRouter
     """``storage`` and the read replicas (NEXUM_DATABASE_REPLICA_URLS): the store of the
     services with reads that may lag; auth and holds decide on what they read, so they use
@@ -185,6 +201,36 @@ def relay_from(
     )
 
 
+def close_of_business_steps(
+    storage: Storage, clock: Clock, *, interest_precision: int = 4
+) -> list[CloseOfBusinessStep]:
+    """The close of business's steps, in the order they run for each business date: the one
+    list to extend with a new step (docs/close-of-business.md). They work on the primary:
+    each decides on what it reads."""
+    return [
+        ExpireHoldsStep(storage, clock),
+        *deposit_interest_steps(storage, interest_precision),
+        LoansDueStep(storage, clock),
+        *credit_line_steps(storage, clock, interest_precision),
+    ]
+
+
+def credit_line_steps(storage: Storage, clock: Clock, precision: int) -> list[CloseOfBusinessStep]:
+    """A day's interest on every open credit line, then overdue minimums and statements
+    (docs/credit-lines.md)."""
+    return [
+        CreditLineInterestStep(storage, clock, precision),
+        CreditLineStatementsStep(storage, clock),
+    ]
+
+
+def deposit_interest_steps(storage: Storage, precision: int) -> list[CloseOfBusinessStep]:
+    """Accrue every interest-bearing deposit account's day, then post where a period ends
+    (NEXUM_INTEREST_CALCULATION_PRECISION decimals kept in accruals; docs/interest.md)."""
+    book = SqlDepositInterest(storage)
+    return [DepositInterestAccrual(book, precision), DepositInterestPosting(book)]
+
+
 def migration_manager(config: Settings, storage: Storage) -> MigrationManager:
     return MigrationManager(storage, timeout_seconds=config.migration_timeout_seconds)
 
@@ -214,6 +260,16 @@ def build(
         auth=auth_from(config, storage, clock, cache, telemetry),
         audit_trail=AuditTrailService(router),
         products=ProductService(router, clock),
+        loans=LoanService(router, clock, policy),
+        close_of_business=CloseOfBusinessService(
+            storage,
+            clock,
+            close_of_business_steps(
+                storage, clock, interest_precision=config.interest_calculation_precision
+            ),
+        ),
+        deposit_interest=DepositInterestService(SqlDepositInterest(storage)),
+        credit_lines=CreditLineService(router, clock, policy),
         router=router,
         events=relay_from(config, storage, clock, telemetry),
         cache=cache,

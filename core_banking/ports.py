@@ -6,7 +6,7 @@ implements them for PostgreSQL and SQLite; tests can implement them with fakes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, TypeVar
@@ -14,6 +14,7 @@ from uuid import UUID
 
 from core_banking.domain.accounts import Account, AccountStatus
 from core_banking.domain.audit import AuditRecord, StoredAuditEvent
+from core_banking.domain.close_of_business import CloseOfBusinessRun
 from core_banking.domain.customers import Customer, CustomerStatus, KycStatus
 from core_banking.domain.events import EventMessage, OutboxBacklog, OutboxEntry
 from core_banking.domain.holds import Hold, HoldStatus
@@ -27,7 +28,19 @@ from core_banking.domain.ledger import (
     PostingResult,
 )
 from core_banking.domain.lending.catalog import ProductKind, ProductRecord
+from core_banking.domain.lending.credit_line_accounts import (
+    CreditLine,
+    CreditLineStatement,
+    CreditLineStatus,
+    Movement,
+)
+from core_banking.domain.lending.day_count import DayCount
+from core_banking.domain.lending.deposit_products import InterestPostingFrequency
+from core_banking.domain.lending.interest_posting import InterestPosition
+from core_banking.domain.lending.loan_status import LoanStatus
+from core_banking.domain.lending.loans import Installment, Loan
 from core_banking.domain.lending.products import ProductStatus
+from core_banking.domain.lending.schedule import Prepayment
 from core_banking.domain.users import ApiKey, Role, Session, User
 
 T = TypeVar("T")
@@ -208,6 +221,20 @@ class Holds(Protocol):
     ) -> None: ...
 
     async def expire_due(self, now: datetime, limit: int) -> list[Hold]: ...
+
+
+class HoldExpiry(Protocol):
+    """The close of business's sweep of holds that expire by a moment (the end of the
+    business date)."""
+
+    async def count_due(self, cutoff: datetime) -> int:
+        """Active holds whose expiry time is before ``cutoff``."""
+        ...
+
+    async def expire_before(self, cutoff: datetime, now: datetime, limit: int) -> list[Hold]:
+        """Expire up to ``limit`` of them and give their amounts back to their accounts'
+        available balance, set-based; the holds expired."""
+        ...
 
 
 class Idempotency(Protocol):
@@ -415,6 +442,225 @@ class Products(Protocol):
     ) -> None: ...
 
 
+class CloseOfBusinessRuns(Protocol):
+    """The business calendar and the runs of the close of business, by business date.
+
+    A run is led by one process at a time through a lease (``lease_owner`` until
+    ``lease_expires_at``): taken when it starts, renewed while it works, given up when it
+    stops; one left by a process that died expires and may be taken over."""
+
+    async def lock_calendar(self) -> date | None:
+        """Lock the calendar until the transaction ends (every start of a run queues
+        here); the last closed business date."""
+        ...
+
+    async def last_closed(self) -> date | None: ...
+
+    async def get(self, business_date: date) -> CloseOfBusinessRun | None: ...
+
+    async def unfinished(self) -> date | None:
+        """The date of a run that started and has not finished, if any."""
+        ...
+
+    async def start(
+        self, business_date: date, actor: str, owner: str, now: datetime, until: datetime
+    ) -> None:
+        """A new run of ``business_date``, led by ``owner`` until ``until``."""
+        ...
+
+    async def take_lease(
+        self, business_date: date, owner: str, now: datetime, until: datetime
+    ) -> bool:
+        """Lead the unfinished run until ``until``: when ``owner`` already leads it or no
+        one's lease is live at ``now``. True when ``owner`` leads it."""
+        ...
+
+    async def renew_lease(self, business_date: date, owner: str, until: datetime) -> bool:
+        """Extend ``owner``'s lease; False when ``owner`` no longer leads the run."""
+        ...
+
+    async def give_up_lease(self, business_date: date, owner: str, now: datetime) -> None: ...
+
+    async def start_step(
+        self, business_date: date, owner: str, name: str, position: int, now: datetime
+    ) -> None:
+        """Record that the step has begun (kept if it had begun before); raises
+        RunLeaseLost unless ``owner`` still leads the run."""
+        ...
+
+    async def finish_step(
+        self, business_date: date, owner: str, name: str, items_done: int, now: datetime
+    ) -> None:
+        """Mark the step done with its count; raises RunLeaseLost unless ``owner`` still
+        leads the run."""
+        ...
+
+    async def close(self, business_date: date, owner: str, now: datetime) -> None:
+        """Mark the run done and make it the calendar's last closed date; raises
+        RunLeaseLost unless ``owner`` still leads the run."""
+        ...
+
+    async def recent(self, limit: int, before: date | None = None) -> list[CloseOfBusinessRun]:
+        """Runs newest date first, those before ``before`` when given."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoanQuery:
+    """Loans matching every filter given, newest first; ``before`` is the last id seen."""
+
+    limit: int
+    before: UUID | None = None
+    customer_id: UUID | None = None
+    status: LoanStatus | None = None
+    product_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LateFeeCandidate:
+    """An overdue installment with principal or interest unpaid and no late fee yet."""
+
+    loan_id: UUID
+    product_id: UUID
+    product_version: int
+    currency: str
+    installment_number: int
+    due_date: date
+    unpaid_minor: int
+
+
+class Loans(Protocol):
+    """Loans, their installments and prepayments; and the close of business's set-based
+    work on them."""
+
+    async def insert(self, loan: Loan) -> None: ...
+
+    async def get(self, loan_id: UUID) -> Loan | None: ...
+
+    async def lock(self, loan_id: UUID) -> Loan:
+        """Until the transaction ends; raises NotFound for an unknown loan."""
+        ...
+
+    async def lock_all(self, loan_ids: Collection[UUID]) -> None:
+        """Lock these loans until the transaction ends, in id order."""
+        ...
+
+    async def save(self, loan: Loan) -> None:
+        """Write what a loan's life changes: status, decisions, dates, credit, days late."""
+        ...
+
+    async def search(self, query: LoanQuery) -> list[Loan]: ...
+
+    async def installments(self, loan_id: UUID) -> list[Installment]: ...
+
+    async def insert_installments(
+        self, loan_id: UUID, installments: Sequence[Installment]
+    ) -> None: ...
+
+    async def save_installments(
+        self, loan_id: UUID, installments: Sequence[Installment]
+    ) -> None: ...
+
+    async def reschedule(self, loan_id: UUID, installments: Sequence[Installment]) -> None: ...
+
+    async def prepayments(self, loan_id: UUID) -> list[Prepayment]: ...
+
+    async def insert_prepayment(
+        self, loan_id: UUID, seq: int, prepayment: Prepayment, entry_id: UUID
+    ) -> None: ...
+
+    async def loans_to_bill(self, business_date: date, limit: int) -> list[UUID]: ...
+
+    async def bill_interest(
+        self, loan_ids: Collection[UUID], business_date: date
+    ) -> list[tuple[str, int]]: ...
+
+    async def mark_due(self, business_date: date) -> int: ...
+
+    async def refresh_delinquency(self, business_date: date, now: datetime) -> int: ...
+
+    async def late_fee_candidates(
+        self, business_date: date, after: tuple[UUID, int] | None, limit: int
+    ) -> list[LateFeeCandidate]: ...
+
+    async def charge_late_fees(
+        self, fees: Sequence[tuple[UUID, int, int]], business_date: date
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CreditLineQuery:
+    """Credit lines matching every filter given, newest first; ``after`` is the last id
+    seen."""
+
+    limit: int
+    after: UUID | None = None
+    customer_id: UUID | None = None
+    status: CreditLineStatus | None = None
+    currency: str | None = None
+
+
+class CreditLines(Protocol):
+    """Credit lines, their subledger of movements, their accruals and statements. The
+    close-of-business methods are set-based over every line due, at most ``limit`` lines a
+    call (docs/credit-lines.md)."""
+
+    async def insert(self, line: CreditLine) -> None: ...
+
+    async def get(self, credit_line_id: UUID) -> CreditLine | None: ...
+
+    async def lock(self, credit_line_id: UUID) -> CreditLine:
+        """Until the transaction ends; raises NotFound for an unknown line."""
+        ...
+
+    async def search(self, query: CreditLineQuery) -> list[CreditLine]: ...
+
+    async def set_status(
+        self, credit_line_id: UUID, status: CreditLineStatus, now: datetime
+    ) -> None: ...
+
+    async def record_movement(self, movement: Movement, now: datetime) -> None:
+        """Write the movement and apply it to the line's balances."""
+        ...
+
+    async def movement(self, entry_id: UUID) -> Movement | None: ...
+
+    async def count_payment(self, credit_line_id: UUID, amount_minor: int, now: datetime) -> None:
+        """Count a payment toward the line's unpaid statements' minimums."""
+        ...
+
+    async def statements(
+        self, credit_line_id: UUID, limit: int, before: date | None = None
+    ) -> list[CreditLineStatement]: ...
+
+    async def accrue(
+        self,
+        business_date: date,
+        day_fractions: Mapping[DayCount, tuple[int, int]],
+        precision: int,
+        now: datetime,
+        limit: int,
+    ) -> int: ...
+
+    async def mark_overdue(self, business_date: date, now: datetime, limit: int) -> int: ...
+
+    async def unposted_late_fees(self) -> list[tuple[str, int]]: ...
+
+    async def attach_late_fees(
+        self, currency_code: str, entry_id: UUID, business_date: date, now: datetime
+    ) -> None: ...
+
+    async def cut_statements(
+        self, business_date: date, statement_days: Sequence[int], now: datetime, limit: int
+    ) -> int: ...
+
+    async def unposted_interest(self, business_date: date) -> list[tuple[str, int]]: ...
+
+    async def attach_interest(
+        self, currency_code: str, entry_id: UUID, business_date: date
+    ) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. Work done through it commits together or not at all."""
 
@@ -459,6 +705,18 @@ class UnitOfWork(Protocol):
 
     @property
     def products(self) -> Products: ...
+
+    @property
+    def loans(self) -> Loans: ...
+
+    @property
+    def close_of_business(self) -> CloseOfBusinessRuns: ...
+
+    @property
+    def hold_expiry(self) -> HoldExpiry: ...
+
+    @property
+    def credit_lines(self) -> CreditLines: ...
 
     async def serialize_setup(self) -> None:
         """Make concurrent first-admin set-ups queue, so only one can succeed."""
@@ -515,4 +773,35 @@ class CloseOfBusinessStep(Protocol):
 
     async def run(self, business_date: date, report: ProgressReport) -> int:
         """Do the step's work for ``business_date``; returns how many items it did."""
+        ...
+
+
+class DepositInterestBook(Protocol):
+    """Deposit interest in storage: set-based accrual and posting over every due account
+    (docs/interest.md)."""
+
+    async def accrue(
+        self,
+        business_date: date,
+        days: Mapping[DayCount, int],
+        precision: int,
+        report: ProgressReport,
+    ) -> int:
+        """Accrue one day of interest on the closing balance of ``business_date`` for every
+        account due; ``days`` is each day count's days in that date. Returns the accruals
+        written (none for a date already accrued)."""
+        ...
+
+    async def post_due(
+        self,
+        business_date: date,
+        frequencies: Collection[InterestPostingFrequency],
+        report: ProgressReport,
+    ) -> int:
+        """Post what has accrued on accounts whose product posts at one of ``frequencies``;
+        returns the accounts settled (none for a date already posted)."""
+        ...
+
+    async def position(self, account_id: UUID) -> InterestPosition | None:
+        """An account's interest state; None for an account without a product."""
         ...

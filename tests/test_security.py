@@ -85,6 +85,16 @@ CATALOGUE_PERMISSIONS = {
     "auditor": {"products:read"},
     "customer_service": {"products:read"},
 }
+# Credit lines by built-in role, as docs/security.md states it: every role reads them,
+# administrators, managers and loan officers open and service them.
+CREDIT_LINE_PERMISSIONS = {
+    "admin": {"credit_lines:read", "credit_lines:write"},
+    "manager": {"credit_lines:read", "credit_lines:write"},
+    "teller": {"credit_lines:read"},
+    "loan_officer": {"credit_lines:read", "credit_lines:write"},
+    "auditor": {"credit_lines:read"},
+    "customer_service": {"credit_lines:read"},
+}
 LOGOUT = ("/auth/logout", "POST")
 NEXUM = Path(sys.executable).with_name("nexum")
 ENCRYPTED_COLUMNS = (
@@ -230,6 +240,14 @@ def test_each_builtin_role_has_its_catalogue_permissions():
         spec.name: {permission.value for permission in spec.permissions & catalogue}
         for spec in DEFAULT_ROLES
     } == CATALOGUE_PERMISSIONS
+
+
+def test_each_builtin_role_has_its_credit_line_permissions():
+    credit_lines = {Permission.CREDIT_LINES_READ, Permission.CREDIT_LINES_WRITE}
+    assert {
+        spec.name: {permission.value for permission in spec.permissions & credit_lines}
+        for spec in DEFAULT_ROLES
+    } == CREDIT_LINE_PERMISSIONS
 
 
 def test_public_paths_are_only_the_probes_the_docs_login_and_setup():

@@ -27,7 +27,10 @@ from core_banking.api.routers import (
     accounts,
     audit,
     auth,
+    close_of_business,
+    credit_lines,
     customers,
+    loans,
     metrics,
     products,
     transactions,
@@ -64,8 +67,17 @@ OPENAPI_TAGS = [
     {"name": "customers", "description": "Customers and their KYC."},
     {"name": "accounts", "description": "Deposit accounts, statements, status, holds."},
     {"name": "products", "description": "The product catalogue: versions and their life cycle."},
+    {
+        "name": "loans",
+        "description": "Term loans: application, approval, disbursement, repayment, write-off.",
+    },
+    {"name": "credit lines", "description": "Revolving credit: draws, payments, statements."},
     {"name": "transactions", "description": "Moving money and reading the journal."},
     {"name": "audit", "description": "The hash-chained audit trail."},
+    {
+        "name": "close of business",
+        "description": "Closing business dates: the day's work, once per date, in order.",
+    },
     {"name": "health", "description": "Public probes."},
 ]
 
@@ -169,7 +181,18 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     app.state.tracing = tracing
     problems.install(app)
     app.include_router(health_router)
-    for resource in (auth, customers, accounts, products, transactions, audit, metrics):
+    for resource in (
+        auth,
+        customers,
+        accounts,
+        products,
+        loans,
+        credit_lines,
+        transactions,
+        audit,
+        close_of_business,
+        metrics,
+    ):
         app.include_router(resource.router)
     document_permissions(app)
     return app

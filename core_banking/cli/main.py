@@ -4,6 +4,7 @@
     nexum verify                    recompute the ledger and check every invariant
     nexum keys generate|rotate      encryption keys for personal data
     nexum events relay|status       the event outbox and its relay to Kafka
+    nexum eod [--date D] | status   close a business date; the calendar and latest runs
     nexum version                   the installed version
 
 Configuration comes from the NEXUM_* environment variables, as for the server. Exit codes:
@@ -22,6 +23,7 @@ from rich.table import Table
 
 from core_banking import __version__
 from core_banking.bootstrap import build, cipher_from, migration_manager, storage_from
+from core_banking.cli.close_of_business import eod_app
 from core_banking.cli.common import EXIT_CONFIG, EXIT_VIOLATION, console, errors, load_settings
 from core_banking.cli.events import events_app
 from core_banking.storage.verification import verify_ledger
@@ -32,6 +34,7 @@ app.add_typer(migrate_app, name="migrate")
 keys_app = typer.Typer(help="Encryption keys for personal data.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(events_app, name="events")
+app.add_typer(eod_app, name="eod")
 
 
 @migrate_app.command("up")

@@ -45,8 +45,14 @@ class AccountType(StrEnum):
 
 
 class AccountKind(StrEnum):
+    """``gl``: the bank's own accounts (a code, no customer). ``deposit``: a customer's
+    deposit account (a number and a customer). ``loan``: one loan's principal, an asset
+    whose balance is the principal outstanding (a customer, no number: it is reached
+    through its loan, never by payments; docs/adr/0008-loan-ledger-accounts.md)."""
+
     GENERAL_LEDGER = "gl"
     DEPOSIT = "deposit"
+    LOAN = "loan"
 
 
 class AccountStatus(StrEnum):

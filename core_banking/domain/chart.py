@@ -12,6 +12,7 @@ any process can name "USD cash" without a lookup, and creating them twice is har
     1220  Fees receivable          asset      fees and penalties charged to a loan, not yet paid
     1300  Credit lines receivable  asset      drawn balances of revolving credit lines
     2100  Interest payable         liability  deposit interest accrued, not yet credited
+    2200  Loan credit balances     liability  loan overpayments kept as a credit for the borrower
     2900  Suspense                 liability  items waiting to be identified
     3000  Retained earnings        equity     closing income and expense at year end
     4000  Interest income          income     interest the bank earns
@@ -40,6 +41,7 @@ class GLCode(StrEnum):
     FEES_RECEIVABLE = "1220"
     CREDIT_LINES_RECEIVABLE = "1300"
     INTEREST_PAYABLE = "2100"
+    LOAN_CREDITS = "2200"
     SUSPENSE = "2900"
     RETAINED_EARNINGS = "3000"
     INTEREST_INCOME = "4000"
@@ -64,6 +66,7 @@ CHART: tuple[GLAccountSpec, ...] = (
     GLAccountSpec(GLCode.FEES_RECEIVABLE, "Fees receivable", AccountType.ASSET),
     GLAccountSpec(GLCode.CREDIT_LINES_RECEIVABLE, "Credit lines receivable", AccountType.ASSET),
     GLAccountSpec(GLCode.INTEREST_PAYABLE, "Interest payable", AccountType.LIABILITY),
+    GLAccountSpec(GLCode.LOAN_CREDITS, "Loan credit balances", AccountType.LIABILITY),
     GLAccountSpec(GLCode.SUSPENSE, "Suspense", AccountType.LIABILITY),
     GLAccountSpec(GLCode.RETAINED_EARNINGS, "Retained earnings", AccountType.EQUITY),
     GLAccountSpec(GLCode.INTEREST_INCOME, "Interest income", AccountType.INCOME),

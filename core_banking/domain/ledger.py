@@ -51,6 +51,44 @@ class EntryType(StrEnum):
     FEE = "fee"
     HOLD_CAPTURE = "hold_capture"
     REVERSAL = "reversal"
+    INTEREST_POSTING = "interest_posting"
+    LOAN_DISBURSEMENT = "loan_disbursement"
+    LOAN_REPAYMENT = "loan_repayment"
+    LOAN_PREPAYMENT = "loan_prepayment"
+    LOAN_PAYOFF = "loan_payoff"
+    LOAN_LATE_FEES = "loan_late_fees"
+    LOAN_INTEREST_DUE = "loan_interest_due"
+    LOAN_WRITE_OFF = "loan_write_off"
+    CREDIT_LINE_DRAW = "credit_line_draw"
+    CREDIT_LINE_PAYMENT = "credit_line_payment"
+    CREDIT_LINE_INTEREST = "credit_line_interest"
+    CREDIT_LINE_LATE_FEES = "credit_line_late_fees"
+
+
+LOAN_ENTRY_TYPES = frozenset(
+    {
+        EntryType.LOAN_DISBURSEMENT,
+        EntryType.LOAN_REPAYMENT,
+        EntryType.LOAN_PREPAYMENT,
+        EntryType.LOAN_PAYOFF,
+        EntryType.LOAN_LATE_FEES,
+        EntryType.LOAN_INTEREST_DUE,
+        EntryType.LOAN_WRITE_OFF,
+    }
+)
+"""Entries a loan made: they move with the loan's own records (installments, state), so
+they are corrected through the loan, never reversed on their own."""
+
+CREDIT_LINE_ENTRY_TYPES = frozenset(
+    {
+        EntryType.CREDIT_LINE_DRAW,
+        EntryType.CREDIT_LINE_PAYMENT,
+        EntryType.CREDIT_LINE_INTEREST,
+        EntryType.CREDIT_LINE_LATE_FEES,
+    }
+)
+"""Entries a credit line made: each is matched by the line's subledger movements, so a
+reversal on its own would leave the subledger behind the ledger; never reversed alone."""
 
 
 class Channel(StrEnum):

@@ -10,9 +10,11 @@ a principal's roles applies, and the bank-wide NEXUM_MAX_TRANSACTION_AMOUNT stil
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
+from typing import Final
 from uuid import UUID
 
 from core_banking.domain.errors import DomainError
@@ -43,6 +45,15 @@ class Permission(StrEnum):
     METRICS_READ = "metrics:read"
     PRODUCTS_READ = "products:read"
     PRODUCTS_WRITE = "products:write"
+    EOD_READ = "eod:read"
+    EOD_RUN = "eod:run"
+    LOANS_READ = "loans:read"
+    LOANS_WRITE = "loans:write"
+    LOANS_APPROVE = "loans:approve"
+    LOANS_REPAY = "loans:repay"
+    LOANS_WRITE_OFF = "loans:write_off"
+    CREDIT_LINES_READ = "credit_lines:read"
+    CREDIT_LINES_WRITE = "credit_lines:write"
 
 
 class PrincipalKind(StrEnum):
@@ -80,6 +91,8 @@ _READ = frozenset(
         Permission.ACCOUNTS_READ,
         Permission.TRANSACTIONS_READ,
         Permission.PRODUCTS_READ,
+        Permission.LOANS_READ,
+        Permission.CREDIT_LINES_READ,
     }
 )
 
@@ -92,13 +105,18 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
         "Branch or operations manager: every customer, account and money operation, "
         "reversals and batches; reads users, roles and the audit trail.",
         frozenset(Permission)
-        - {Permission.USERS_WRITE, Permission.ROLES_WRITE, Permission.API_KEYS_MANAGE},
+        - {
+            Permission.USERS_WRITE,
+            Permission.ROLES_WRITE,
+            Permission.API_KEYS_MANAGE,
+            Permission.EOD_RUN,
+        },
         None,
     ),
     RoleSpec(
         "teller",
         "Serves customers at the counter: customers, opening accounts, deposits, "
-        "withdrawals, transfers and holds up to 10,000.00 per transaction.",
+        "withdrawals, transfers, holds and loan repayments up to 10,000.00 per transaction.",
         _READ
         | {
             Permission.CUSTOMERS_WRITE,
@@ -107,13 +125,20 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
             Permission.TRANSACTIONS_WITHDRAW,
             Permission.TRANSACTIONS_TRANSFER,
             Permission.HOLDS_WRITE,
+            Permission.LOANS_REPAY,
         },
         Decimal("10000.00"),
     ),
     RoleSpec(
         "loan_officer",
         "Originates and services loans; reads customers, accounts and transactions.",
-        _READ,
+        _READ
+        | {
+            Permission.LOANS_WRITE,
+            Permission.LOANS_APPROVE,
+            Permission.LOANS_REPAY,
+            Permission.CREDIT_LINES_WRITE,
+        },
         Decimal("250000.00"),
     ),
     RoleSpec(
@@ -125,6 +150,7 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
             Permission.USERS_READ,
             Permission.ROLES_READ,
             Permission.METRICS_READ,
+            Permission.EOD_READ,
         },
         Decimal("0"),
     ),
@@ -172,6 +198,22 @@ class Principal:
                 "per transaction",
                 limit=limit.amount_string(),
             )
+
+
+LOAN_APPROVAL_LIMITS: Final[Mapping[str, Decimal | None]] = {
+    "admin": None,
+    "manager": Decimal("500000.00"),
+    "loan_officer": Decimal("50000.00"),
+}
+"""The largest loan each built-in role may approve (maker-checker), in major units of any
+currency like the amount limits; None: no limit. A role not named here approves nothing,
+whatever its permissions, and so does a machine client: a loan is approved by a person."""
+
+
+def loan_approval_limit(roles: Sequence[str]) -> Decimal | None:
+    """The most generous loan approval limit of ``roles`` (0 when none of them has one)."""
+    named = [LOAN_APPROVAL_LIMITS[role] for role in roles if role in LOAN_APPROVAL_LIMITS]
+    return combined_limit(named)
 
 
 def combined_limit(limits: list[Decimal | None]) -> Decimal | None:

@@ -29,6 +29,8 @@ from core_banking.domain.commands import (
 )
 from core_banking.domain.errors import DomainError, InvalidInput, InvalidTransition, NotFound
 from core_banking.domain.ledger import (
+    CREDIT_LINE_ENTRY_TYPES,
+    LOAN_ENTRY_TYPES,
     Channel,
     EntryType,
     JournalEntry,
@@ -207,6 +209,10 @@ class LedgerService:
             raise NotFound("no such journal entry", entry_id=str(command.entry_id))
         if original.entry_type is EntryType.REVERSAL:
             raise InvalidTransition("a reversal cannot itself be reversed")
+        if original.entry_type in LOAN_ENTRY_TYPES:
+            raise InvalidTransition("a loan's entries are corrected through the loan")
+        if original.entry_type in CREDIT_LINE_ENTRY_TYPES:
+            raise InvalidTransition("a credit line's entries are corrected through the line")
         return await self._post(
             EntryType.REVERSAL,
             reversal_legs(original),

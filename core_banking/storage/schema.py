@@ -40,12 +40,23 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from core_banking.domain.accounts import AccountKind, AccountStatus, AccountType, ProductType, Side
+from core_banking.domain.close_of_business import RunStatus
 from core_banking.domain.customers import CustomerStatus, KycStatus
 from core_banking.domain.holds import HoldStatus
 from core_banking.domain.lending.catalog import ProductKind
+from core_banking.domain.lending.credit_line_accounts import (
+    CreditLineStatus,
+    MovementKind,
+    StatementStatus,
+)
+from core_banking.domain.lending.dates import RepaymentFrequency
+from core_banking.domain.lending.day_count import DayCount
+from core_banking.domain.lending.loan_products import AmortizationMethod
+from core_banking.domain.lending.loan_status import LoanStatus
+from core_banking.domain.lending.loans import InstallmentStatus
 from core_banking.domain.lending.products import ProductStatus
 from core_banking.domain.users import UserStatus
-from core_banking.storage.types import UTCDateTime
+from core_banking.storage.types import EXACT_DECIMAL, UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -145,7 +156,8 @@ accounts = Table(
     CheckConstraint(
         "(kind = 'gl' AND code IS NOT NULL AND customer_id IS NULL AND number IS NULL)"
         " OR (kind = 'deposit' AND number IS NOT NULL AND customer_id IS NOT NULL"
-        " AND code IS NULL)",
+        " AND code IS NULL)"
+        " OR (kind = 'loan' AND customer_id IS NOT NULL AND code IS NULL AND number IS NULL)",
         name="kind_identity",
     ).ddl_if(dialect="sqlite"),  # PostgreSQL: trigger trg_accounts_identity, see below
     CheckConstraint("held_minor >= 0", name="held_not_negative"),
@@ -415,5 +427,337 @@ products = Table(
         unique=True,
         postgresql_where=text("status = 'active'"),
         sqlite_where=text("status = 'active'"),
+    ),
+)
+
+# The close of business (domain/close_of_business.py). ``business_calendar`` is one row: the
+# last business date closed (NULL before the first close). Each run of a date is one row of
+# ``close_of_business_runs`` (the date is its key, so a date runs at most once), led by one
+# process at a time through a lease that it renews while it works and that expires if the
+# process dies; each step a run has begun is a row of ``close_of_business_steps``.
+business_calendar = Table(
+    "business_calendar",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("last_closed_date", Date, comment="NULL until the first business date is closed"),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+close_of_business_runs = Table(
+    "close_of_business_runs",
+    metadata,
+    Column("business_date", Date, primary_key=True),
+    Column("status", _enum(RunStatus, "close_of_business_run_status"), nullable=False),
+    Column("actor", String(200), nullable=False, comment="who started the run"),
+    Column("lease_owner", String(200), comment="the process leading the run; NULL: none"),
+    Column("lease_expires_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    CheckConstraint("(status = 'done') = (finished_at IS NOT NULL)", name="finished_when_done"),
+)
+
+close_of_business_steps = Table(
+    "close_of_business_steps",
+    metadata,
+    Column(
+        "business_date",
+        Date,
+        ForeignKey("close_of_business_runs.business_date"),
+        nullable=False,
+    ),
+    Column("step_name", String(64), nullable=False),
+    Column("position", SmallInteger, nullable=False, comment="the step's place in the run"),
+    Column("status", _enum(RunStatus, "close_of_business_step_status"), nullable=False),
+    Column("items_done", BigInteger, nullable=False, server_default="0"),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    PrimaryKeyConstraint("business_date", "step_name"),
+    CheckConstraint("items_done >= 0", name="items_not_negative"),
+    CheckConstraint("(status = 'done') = (finished_at IS NOT NULL)", name="finished_when_done"),
+)
+
+# Deposit interest (docs/interest.md). ``deposit_interest_terms`` and ``deposit_interest_tiers``
+# are the interest terms of each deposit product version as rows that SQL can join, derived
+# from ``products.definition`` by the close-of-business steps (a version's terms never
+# change, so a version is derived once). A fixed rate is one tier from zero. Accruals and the
+# per-account state keep exact decimals in major units: NUMERIC on PostgreSQL, decimal text
+# on SQLite, never a float.
+deposit_interest_terms = Table(
+    "deposit_interest_terms",
+    metadata,
+    Column("product_id", Uuid, nullable=False),
+    Column("product_version", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("minor_units", SmallInteger, nullable=False, comment="the currency's decimals"),
+    Column("rate_kind", String(8), nullable=False, comment="fixed, banded or whole"),
+    Column("day_count", String(16), nullable=False),
+    Column("compounding", String(16), nullable=False),
+    Column("posting_frequency", String(16), nullable=False),
+    PrimaryKeyConstraint("product_id", "product_version"),
+    ForeignKeyConstraint(
+        ["product_id", "product_version"], ["products.product_id", "products.version"]
+    ),
+    CheckConstraint("rate_kind IN ('fixed', 'banded', 'whole')", name="rate_kind"),
+)
+
+deposit_interest_tiers = Table(
+    "deposit_interest_tiers",
+    metadata,
+    Column("product_id", Uuid, nullable=False),
+    Column("product_version", Integer, nullable=False),
+    Column("tier_no", SmallInteger, nullable=False),
+    Column("from_minor", BigInteger, nullable=False),
+    Column("upto_minor", BigInteger, comment="the next tier's threshold; NULL for the last"),
+    Column("annual_rate", EXACT_DECIMAL, nullable=False),
+    Column(
+        "banded_below",
+        EXACT_DECIMAL,
+        nullable=False,
+        comment="a year's banded interest on from_minor, in minor units",
+    ),
+    PrimaryKeyConstraint("product_id", "product_version", "tier_no"),
+    ForeignKeyConstraint(
+        ["product_id", "product_version"],
+        ["deposit_interest_terms.product_id", "deposit_interest_terms.product_version"],
+    ),
+)
+
+deposit_interest_accruals = Table(
+    "deposit_interest_accruals",
+    metadata,
+    Column("account_id", Uuid, ForeignKey("accounts.id"), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("closing_balance_minor", BigInteger, nullable=False),
+    Column("annual_rate", EXACT_DECIMAL, nullable=False, comment="the tier the base reached"),
+    Column("accrued", EXACT_DECIMAL, nullable=False, comment="major units"),
+    PrimaryKeyConstraint("account_id", "business_date"),
+)
+
+deposit_interest_state = Table(
+    "deposit_interest_state",
+    metadata,
+    Column("account_id", Uuid, ForeignKey("accounts.id"), primary_key=True),
+    Column("accrued", EXACT_DECIMAL, nullable=False, comment="accrued since the last posting"),
+    Column("residue", EXACT_DECIMAL, nullable=False, comment="below one minor unit, carried"),
+    Column("credited_minor", BigInteger, nullable=False, comment="interest posted, in total"),
+    Column("last_accrual_date", Date),
+    Column("last_posting_date", Date),
+)
+
+# Loans (docs/loans.md). A loan is opened from a term loan product version and keeps it; its
+# own ledger account (accounts.kind = 'loan', ``account_id``) holds the principal
+# outstanding from disbursement on (docs/adr/0008-loan-ledger-accounts.md). The schedule is
+# ``loan_installments`` (what each installment asks for and what has been paid of it) and
+# ``loan_prepayments``; the rate is the product's decimal string, never a float. Lists filter
+# by customer, status and product, newest first (ids are UUIDv7, so the key orders them).
+loans = Table(
+    "loans",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("customer_id", Uuid, ForeignKey("customers.id"), nullable=False),
+    Column("product_id", Uuid, nullable=False),
+    Column("product_version", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("annual_rate", String(32), nullable=False, comment="decimal string of the fraction"),
+    Column("installments", Integer, nullable=False),
+    Column("frequency", _enum(RepaymentFrequency, "repayment_frequency"), nullable=False),
+    Column("method", _enum(AmortizationMethod, "amortization_method"), nullable=False),
+    Column("status", _enum(LoanStatus, "loan_status"), nullable=False),
+    Column("deposit_account_id", Uuid, ForeignKey("accounts.id"), nullable=False),
+    Column("account_id", Uuid, ForeignKey("accounts.id"), unique=True, comment="the loan's own"),
+    Column("created_by", String(200), nullable=False),
+    Column("decided_by", String(200), comment="who approved or rejected it"),
+    Column("decided_at", UTCDateTime),
+    Column("rejection_reason", String(500)),
+    Column("first_due_date", Date),
+    Column("disbursed_on", Date),
+    Column("maturity_date", Date),
+    Column("closed_on", Date, comment="paid off or written off on"),
+    Column("disbursement_entry_id", Uuid, ForeignKey("journal_entries.id")),
+    Column("level_minor", BigInteger, comment="the schedule's level installment or part"),
+    Column("credit_minor", BigInteger, nullable=False, server_default="0"),
+    Column("days_past_due", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["product_id", "product_version"], ["products.product_id", "products.version"]
+    ),
+    Index("ix_loans_customer_id", "customer_id"),
+    Index("ix_loans_status", "status"),
+    Index("ix_loans_product_id", "product_id"),
+    CheckConstraint("principal_minor > 0", name="principal_positive"),
+    CheckConstraint("installments > 0", name="installments_positive"),
+    CheckConstraint("credit_minor >= 0", name="credit_not_negative"),
+    CheckConstraint("days_past_due >= 0", name="days_past_due_not_negative"),
+)
+
+loan_installments = Table(
+    "loan_installments",
+    metadata,
+    Column("loan_id", Uuid, ForeignKey("loans.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("interest_minor", BigInteger, nullable=False),
+    Column("deferred_interest_minor", BigInteger, nullable=False),
+    Column("outstanding_after_minor", BigInteger, nullable=False),
+    Column("penalty_minor", BigInteger, nullable=False, server_default="0"),
+    Column("principal_paid_minor", BigInteger, nullable=False, server_default="0"),
+    Column("interest_paid_minor", BigInteger, nullable=False, server_default="0"),
+    Column("penalty_paid_minor", BigInteger, nullable=False, server_default="0"),
+    Column("status", _enum(InstallmentStatus, "installment_status"), nullable=False),
+    Column("late_fee_charged_on", Date),
+    Column("paid_on", Date),
+    Column("interest_billed_on", Date, comment="its unpaid interest became receivable"),
+    PrimaryKeyConstraint("loan_id", "number"),
+    Index("ix_loan_installments_status_due_date", "status", "due_date"),
+    CheckConstraint(
+        "principal_paid_minor BETWEEN 0 AND principal_minor", name="principal_paid_within"
+    ),
+    CheckConstraint(
+        "interest_paid_minor BETWEEN 0 AND interest_minor", name="interest_paid_within"
+    ),
+    CheckConstraint("penalty_paid_minor BETWEEN 0 AND penalty_minor", name="penalty_paid_within"),
+)
+
+loan_prepayments = Table(
+    "loan_prepayments",
+    metadata,
+    Column("loan_id", Uuid, ForeignKey("loans.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("paid_on", Date, nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("interest_minor", BigInteger, nullable=False),
+    Column("deferred_interest_minor", BigInteger, nullable=False),
+    Column("outstanding_after_minor", BigInteger, nullable=False),
+    Column("entry_id", Uuid, ForeignKey("journal_entries.id"), nullable=False),
+    PrimaryKeyConstraint("loan_id", "seq"),
+)
+
+# Credit lines (docs/credit-lines.md, docs/adr/0009-credit-line-ledger.md). A line's balance
+# lives on the bank's general-ledger account 1300 (credit lines receivable) in its currency;
+# ``credit_line_movements`` is the subledger: one row per line per journal entry that moved
+# it, so a line's balance is the sum of its movements and `nexum verify` proves both against
+# the journal. The product version's terms are copied onto the line (the version never
+# changes), so close of business reads them in SQL without parsing product documents.
+# Accrued interest, residues and rates are exact decimals (NUMERIC on PostgreSQL, decimal
+# text on SQLite); their SQL arithmetic is in storage/credit_line_sql.py.
+credit_lines = Table(
+    "credit_lines",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("customer_id", Uuid, ForeignKey("customers.id"), nullable=False),
+    Column(
+        "deposit_account_id",
+        Uuid,
+        ForeignKey("accounts.id"),
+        nullable=False,
+        comment="draws are paid into it, payments taken from it",
+    ),
+    Column("product_id", Uuid, nullable=False),
+    Column("product_version", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("minor_units", SmallInteger, nullable=False, comment="the currency's decimals"),
+    Column("status", _enum(CreditLineStatus, "credit_line_status"), nullable=False),
+    Column("limit_minor", BigInteger, nullable=False),
+    Column("principal_minor", BigInteger, nullable=False, server_default="0"),
+    Column("interest_minor", BigInteger, nullable=False, server_default="0"),
+    Column("fees_minor", BigInteger, nullable=False, server_default="0"),
+    Column("annual_rate", EXACT_DECIMAL, nullable=False),
+    Column("day_count", _enum(DayCount, "credit_line_day_count"), nullable=False),
+    Column("statement_day", SmallInteger, nullable=False),
+    Column("minimum_payment_rate", EXACT_DECIMAL, nullable=False),
+    Column("minimum_payment_floor_minor", BigInteger, nullable=False),
+    Column("grace_days", SmallInteger, nullable=False),
+    Column("late_fee_minor", BigInteger, comment="a fixed late fee; NULL with a rate or none"),
+    Column("late_fee_rate", EXACT_DECIMAL, comment="a late fee as a share of the unpaid minimum"),
+    Column(
+        "accrued_interest",
+        EXACT_DECIMAL,
+        nullable=False,
+        comment="accrued in the open period, major units",
+    ),
+    Column("interest_residue", EXACT_DECIMAL, nullable=False, comment="carried, major units"),
+    Column("accrued_through", Date),
+    Column("period_start", Date, nullable=False),
+    Column("period_opening_minor", BigInteger, nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["product_id", "product_version"], ["products.product_id", "products.version"]
+    ),
+    Index("ix_credit_lines_customer_id", "customer_id"),
+    Index("ix_credit_lines_status_statement_day", "status", "statement_day"),
+    CheckConstraint("limit_minor > 0", name="limit_positive"),
+    CheckConstraint(
+        "principal_minor >= 0 AND interest_minor >= 0 AND fees_minor >= 0",
+        name="owed_not_negative",
+    ),
+    CheckConstraint("statement_day BETWEEN 1 AND 31", name="statement_day_in_month"),
+    CheckConstraint(
+        "late_fee_minor IS NULL OR late_fee_rate IS NULL", name="late_fee_fixed_or_rate"
+    ),
+)
+
+credit_line_movements = Table(
+    "credit_line_movements",
+    metadata,
+    Column("entry_id", Uuid, ForeignKey("journal_entries.id"), nullable=False),
+    Column("credit_line_id", Uuid, ForeignKey("credit_lines.id"), nullable=False),
+    Column("kind", _enum(MovementKind, "credit_line_movement_kind"), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("principal_minor", BigInteger, nullable=False, comment="signed change owed"),
+    Column("interest_minor", BigInteger, nullable=False, comment="signed change owed"),
+    Column("fees_minor", BigInteger, nullable=False, comment="signed change owed"),
+    PrimaryKeyConstraint("entry_id", "credit_line_id"),
+    Index(
+        "ix_credit_line_movements_credit_line_id_business_date", "credit_line_id", "business_date"
+    ),
+)
+
+credit_line_accruals = Table(
+    "credit_line_accruals",
+    metadata,
+    Column("credit_line_id", Uuid, ForeignKey("credit_lines.id"), nullable=False),
+    Column("accrual_date", Date, nullable=False),
+    Column("balance_minor", BigInteger, nullable=False, comment="the day's closing balance"),
+    Column("amount", EXACT_DECIMAL, nullable=False, comment="the day's interest, major units"),
+    PrimaryKeyConstraint("credit_line_id", "accrual_date"),
+)
+
+credit_line_statements = Table(
+    "credit_line_statements",
+    metadata,
+    Column("credit_line_id", Uuid, ForeignKey("credit_lines.id"), nullable=False),
+    Column("statement_date", Date, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("opening_minor", BigInteger, nullable=False),
+    Column("draws_minor", BigInteger, nullable=False),
+    Column("payments_minor", BigInteger, nullable=False),
+    Column("interest_minor", BigInteger, nullable=False),
+    Column("fees_minor", BigInteger, nullable=False),
+    Column("closing_minor", BigInteger, nullable=False),
+    Column("minimum_payment_minor", BigInteger, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("paid_minor", BigInteger, nullable=False, server_default="0"),
+    Column("status", _enum(StatementStatus, "credit_line_statement_status"), nullable=False),
+    Column("late_fee_minor", BigInteger, nullable=False, server_default="0"),
+    Column("accrued_interest", EXACT_DECIMAL, nullable=False),
+    Column("residue", EXACT_DECIMAL, nullable=False),
+    Column("interest_entry_id", Uuid, ForeignKey("journal_entries.id")),
+    Column("late_fee_entry_id", Uuid, ForeignKey("journal_entries.id")),
+    PrimaryKeyConstraint("credit_line_id", "statement_date"),
+    Index("ix_credit_line_statements_status_due_date", "status", "due_date"),
+    Index("ix_credit_line_statements_statement_date", "statement_date"),
+    CheckConstraint(
+        "closing_minor = opening_minor + draws_minor - payments_minor + interest_minor"
+        " + fees_minor",
+        name="figures_agree",
     ),
 )

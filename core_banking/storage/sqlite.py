@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core_banking.storage.base import Storage
+from core_banking.storage.interest_functions import register_interest_functions
 
 WRITE_OPTION = "nexum_write"
 """Execution option that makes a connection's transactions BEGIN IMMEDIATE."""
@@ -51,6 +52,7 @@ class SQLiteStorage(Storage):
 
     def _configure(self, engine: AsyncEngine) -> None:
         configure_sqlite_engine(engine, busy_timeout_ms=int(self.pool_timeout * 1000))
+        register_interest_functions(engine)
 
     async def _begin_write(self, conn: AsyncConnection) -> None:
         await conn.execution_options(**{WRITE_OPTION: True})

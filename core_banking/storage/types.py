@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect
+from sqlalchemy import DateTime, Dialect, Numeric, String
 from sqlalchemy.types import TypeDecorator
 
 
@@ -34,3 +35,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
         return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """An exact decimal kept as text, for SQLite (which has no exact decimal type: its
+    NUMERIC is a float). Only finite ``Decimal`` values are written, in plain notation, and
+    they come back as exactly the same ``Decimal``. PostgreSQL uses NUMERIC instead
+    (:data:`EXACT_DECIMAL`)."""
+
+    impl = String(48)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise ValueError("only finite Decimal values are stored as exact decimals")
+        return format(value, "f")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+EXACT_DECIMAL = Numeric(asdecimal=True).with_variant(DecimalText(), "sqlite")
+"""An exact decimal column: NUMERIC on PostgreSQL, decimal text on SQLite; never a float."""

@@ -8,12 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core_banking.ports import FieldCipher
 from core_banking.storage.accounts import AccountRepository
 from core_banking.storage.audit import AuditWriter
+from core_banking.storage.close_of_business import CloseOfBusinessRepository
 from core_banking.storage.credentials import ApiKeyRepository, SessionRepository
+from core_banking.storage.credit_lines import CreditLineRepository
 from core_banking.storage.customers import CustomerRepository
+from core_banking.storage.hold_expiry import HoldExpiryRepository
 from core_banking.storage.holds import HoldRepository
 from core_banking.storage.http_idempotency import HttpIdempotencyRepository
 from core_banking.storage.idempotency import IdempotencyRepository
 from core_banking.storage.journal import JournalReader
+from core_banking.storage.loans import LoanRepository
 from core_banking.storage.outbox import OutboxRepository
 from core_banking.storage.posting_postgres import PostgresPostingWriter
 from core_banking.storage.posting_sqlite import SqlitePostingWriter
@@ -46,6 +50,10 @@ class SqlUnitOfWork:
         self.api_keys = ApiKeyRepository(conn)
         self.http_idempotency = HttpIdempotencyRepository(conn, cipher)
         self.products = ProductRepository(conn)
+        self.loans = LoanRepository(conn)
+        self.close_of_business = CloseOfBusinessRepository(conn)
+        self.hold_expiry = HoldExpiryRepository(conn)
+        self.credit_lines = CreditLineRepository(conn)
         self.ledger: PostgresPostingWriter | SqlitePostingWriter = (
             PostgresPostingWriter(conn, self.audit)
             if conn.dialect.name == "postgresql"

@@ -10,6 +10,17 @@ reports its first violation; a clean ledger reports none. The checks:
     balance_chains    every line's balance-after equals the previous one plus its amount,
                       positions run 1, 2, 3 … and the account knows its last position
     held_totals       every account's held amount equals the sum of its active holds
+    credit_line_balances  every credit line's principal, interest and fees owed equal the
+                      sums of its subledger movements
+    credit_line_entries   in every journal entry, the lines on credit lines receivable (1300)
+                      net to the movements the entry records, so together with
+                      stored_balances each currency's 1300 balance is its lines' balances
+    loan_principal    every disbursed loan's ledger account holds exactly the principal its
+                      installments have outstanding, nothing once written off or closed
+                      (docs/adr/0008-loan-ledger-accounts.md)
+    loan_receivables  per currency, interest receivable (1210) is the loans' billed interest
+                      unpaid and fees receivable (1220) their late fees unpaid (loans are the
+                      only users of both; written-off and closed loans owe nothing)
     audit_chain       every audit chain's hashes hold and its head matches its last record
 """
 
@@ -106,6 +117,75 @@ _CHECKS: dict[str, tuple[TextClause, Callable[..., str]]] = {
         ),
         lambda r: (
             f"account {r.account_id} holds {r.stored} but its active holds sum to {int(r.computed)}"
+        ),
+    ),
+    "credit_line_balances": (
+        text(
+            "SELECT c.id AS credit_line_id FROM credit_lines c"
+            " LEFT JOIN credit_line_movements m ON m.credit_line_id = c.id"
+            " GROUP BY c.id, c.principal_minor, c.interest_minor, c.fees_minor"
+            " HAVING c.principal_minor <> COALESCE(SUM(m.principal_minor), 0)"
+            " OR c.interest_minor <> COALESCE(SUM(m.interest_minor), 0)"
+            " OR c.fees_minor <> COALESCE(SUM(m.fees_minor), 0)"
+            " ORDER BY c.id LIMIT 1"
+        ),
+        lambda r: f"credit line {r.credit_line_id} owes other than its movements add up to",
+    ),
+    "credit_line_entries": (
+        text(
+            "SELECT entry_id FROM ("
+            "  SELECT l.entry_id, CASE WHEN l.side = 'D' THEN l.amount_minor"
+            "   ELSE -l.amount_minor END AS ledger_minor, 0 AS subledger_minor"
+            "  FROM journal_lines l JOIN accounts a ON a.id = l.account_id"
+            "  WHERE a.kind = 'gl' AND a.code = '1300'"
+            "  UNION ALL"
+            "  SELECT entry_id, 0, principal_minor + interest_minor + fees_minor"
+            "  FROM credit_line_movements"
+            " ) sides GROUP BY entry_id"
+            " HAVING SUM(ledger_minor) <> SUM(subledger_minor) ORDER BY entry_id LIMIT 1"
+        ),
+        lambda r: (
+            f"journal entry {r.entry_id} moves credit lines receivable by other than"
+            " its credit-line movements"
+        ),
+    ),
+    "loan_principal": (
+        text(
+            "SELECT loan_id, ledger, outstanding FROM ("
+            "  SELECT l.id AS loan_id, a.posted_minor AS ledger,"
+            "   CASE WHEN l.status IN ('written_off', 'closed') THEN 0"
+            "   ELSE COALESCE(i.outstanding, 0) END AS outstanding"
+            "  FROM loans l JOIN accounts a ON a.id = l.account_id"
+            "  LEFT JOIN (SELECT loan_id,"
+            "    SUM(principal_minor - principal_paid_minor) AS outstanding"
+            "    FROM loan_installments GROUP BY loan_id) i ON i.loan_id = l.id"
+            " ) loan_balances WHERE ledger <> outstanding"
+            " ORDER BY loan_id LIMIT 1"
+        ),
+        lambda r: (
+            f"loan {r.loan_id}'s ledger account holds {r.ledger}"
+            f" but its installments have {int(r.outstanding)} outstanding"
+        ),
+    ),
+    "loan_receivables": (
+        text(
+            "SELECT a.currency, a.code, a.posted_minor AS ledger, COALESCE(owed.minor, 0) AS owed"
+            " FROM accounts a LEFT JOIN ("
+            "  SELECT l.currency, '1210' AS code, SUM(CASE WHEN i.interest_billed_on IS NULL"
+            "   THEN 0 ELSE i.interest_minor - i.interest_paid_minor END) AS minor"
+            "  FROM loans l JOIN loan_installments i ON i.loan_id = l.id"
+            "  WHERE l.status IN ('active', 'delinquent', 'paid_off') GROUP BY l.currency"
+            "  UNION ALL"
+            "  SELECT l.currency, '1220', SUM(i.penalty_minor - i.penalty_paid_minor)"
+            "  FROM loans l JOIN loan_installments i ON i.loan_id = l.id"
+            "  WHERE l.status IN ('active', 'delinquent', 'paid_off') GROUP BY l.currency"
+            " ) owed ON owed.currency = a.currency AND owed.code = a.code"
+            " WHERE a.kind = 'gl' AND a.code IN ('1210', '1220')"
+            " AND a.posted_minor <> COALESCE(owed.minor, 0)"
+            " ORDER BY a.currency, a.code LIMIT 1"
+        ),
+        lambda r: (
+            f"GL {r.code} in {r.currency} holds {r.ledger} but the loans owe {int(r.owed)} on it"
         ),
     ),
 }

@@ -78,7 +78,34 @@ SECURITY_TABLES = {
 }
 OUTBOX_TABLES = {"outbox_events", "outbox_relay_lease"}
 PRODUCTS_TABLES = {"products"}
-ALL_TABLES = LEDGER_TABLES | SECURITY_TABLES | OUTBOX_TABLES | PRODUCTS_TABLES
+CLOSE_OF_BUSINESS_TABLES = {
+    "business_calendar",
+    "close_of_business_runs",
+    "close_of_business_steps",
+}
+LOANS_TABLES = {"loans", "loan_installments", "loan_prepayments"}
+DEPOSIT_INTEREST_TABLES = {
+    "deposit_interest_terms",
+    "deposit_interest_tiers",
+    "deposit_interest_accruals",
+    "deposit_interest_state",
+}
+CREDIT_LINE_TABLES = {
+    "credit_lines",
+    "credit_line_movements",
+    "credit_line_accruals",
+    "credit_line_statements",
+}
+ALL_TABLES = (
+    LEDGER_TABLES
+    | SECURITY_TABLES
+    | OUTBOX_TABLES
+    | PRODUCTS_TABLES
+    | CLOSE_OF_BUSINESS_TABLES
+    | LOANS_TABLES
+    | DEPOSIT_INTEREST_TABLES
+    | CREDIT_LINE_TABLES
+)
 
 # The built-in roles' amount limits as the roles table stores them: text, NULL for none.
 BUILTIN_AMOUNT_LIMITS = {
@@ -294,7 +321,14 @@ def environment_with(url: str, **extra: str) -> dict[str, str]:
 def test_the_tables_are_those_of_the_metadata():
     assert set(metadata.tables) == ALL_TABLES
     assert len(ALL_TABLES) == (
-        len(LEDGER_TABLES) + len(SECURITY_TABLES) + len(OUTBOX_TABLES) + len(PRODUCTS_TABLES)
+        len(LEDGER_TABLES)
+        + len(SECURITY_TABLES)
+        + len(OUTBOX_TABLES)
+        + len(PRODUCTS_TABLES)
+        + len(CLOSE_OF_BUSINESS_TABLES)
+        + len(LOANS_TABLES)
+        + len(DEPOSIT_INTEREST_TABLES)
+        + len(CREDIT_LINE_TABLES)
     )
 
 

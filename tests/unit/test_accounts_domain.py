@@ -322,6 +322,7 @@ def test_the_chart_names_every_code_once() -> None:
         GLCode.FEES_RECEIVABLE: AccountType.ASSET,
         GLCode.CREDIT_LINES_RECEIVABLE: AccountType.ASSET,
         GLCode.INTEREST_PAYABLE: AccountType.LIABILITY,
+        GLCode.LOAN_CREDITS: AccountType.LIABILITY,
         GLCode.SUSPENSE: AccountType.LIABILITY,
         GLCode.RETAINED_EARNINGS: AccountType.EQUITY,
         GLCode.INTEREST_INCOME: AccountType.INCOME,

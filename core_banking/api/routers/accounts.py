@@ -17,6 +17,7 @@ from core_banking.api.schemas.accounts import (
     HoldCapture,
     HoldOut,
     HoldPlace,
+    InterestOut,
     StatementLine,
     StatusChange,
 )
@@ -133,6 +134,31 @@ async def balance_as_of(
     posted = await bank.accounts.balance_as_of(account_id, as_of)
     return BalanceAsOf(
         account_id=account_id, as_of=as_of, posted=MoneyOut.of(posted, account.currency)
+    )
+
+
+@router.get(
+    "/{account_id}/interest",
+    operation_id="accounts_interest",
+    summary="Deposit interest accrued and not yet posted, the residue carried, the last dates",
+    responses=responses(*common_statuses(404)),
+)
+async def interest_of(
+    account_id: UUID,
+    bank: BankDep,
+    _: Annotated[Principal, Depends(Requires(Permission.ACCOUNTS_READ))],
+) -> InterestOut:
+    account = await _deposit_account(bank, account_id)
+    position = await bank.deposit_interest.position(account_id)
+    return InterestOut(
+        account_id=account_id,
+        product_id=position.product_id,
+        product_version=position.product_version,
+        accrued_unposted=format(position.accrued, "f"),
+        residue=format(position.residue, "f"),
+        credited=MoneyOut.of(position.credited_minor, account.currency),
+        last_accrual_date=position.last_accrual_date,
+        last_posting_date=position.last_posting_date,
     )
 
 

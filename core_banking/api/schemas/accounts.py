@@ -96,6 +96,23 @@ class BalanceAsOf(BaseModel):
     posted: MoneyOut
 
 
+class InterestOut(BaseModel):
+    """Where an account's deposit interest stands (docs/interest.md)."""
+
+    account_id: UUID
+    product_id: UUID
+    product_version: int
+    accrued_unposted: str = Field(
+        description="Interest accrued since the last posting, major units, as a decimal string"
+    )
+    residue: str = Field(
+        description="Less than one minor unit carried from the last posting, as a decimal string"
+    )
+    credited: MoneyOut = Field(description="All interest posted to the account so far")
+    last_accrual_date: date | None
+    last_posting_date: date | None
+
+
 class StatusChange(RequestModel):
     reason: str = Field(min_length=1, max_length=500)
 

@@ -20,6 +20,8 @@ One job per module:
     payoff                payoff quotes
     delinquency           days past due, buckets, late fees
     loan_status           loan life cycle and maker-checker
+    loans                 a loan as the bank keeps it: installments, what a payment may pay,
+                          interest billed, payoff amounts and settling in full
     credit_lines          draws, daily interest, monthly statements
     errors                lending refusals
 
