@@ -17,7 +17,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
+from core_banking.api.routes import route_contexts
 from core_banking.domain import errors
 from core_banking.domain.security import Forbidden, Unauthenticated
 from core_banking.observability.metrics import ERRORS
@@ -48,7 +50,8 @@ class Problem(BaseModel):
 
 
 class ProblemError(Exception):
-    """Raised by the HTTP layer itself (idempotency, limits, timeouts)."""
+    """Raised by the HTTP layer itself (idempotency, limits, timeouts). ``extensions`` are
+    members of the problem beside the standard ones (RFC 9457, section 3.2)."""
 
     def __init__(
         self,
@@ -57,6 +60,7 @@ class ProblemError(Exception):
         detail: str,
         *,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
         **context: Any,
     ) -> None:
         super().__init__(detail)
@@ -64,6 +68,7 @@ class ProblemError(Exception):
         self.code = code
         self.detail = detail
         self.headers = headers
+        self.extensions = extensions
         self.context = context
 
 
@@ -109,6 +114,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     field_errors: list[FieldError] | None = None,
     context: dict[str, Any] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     ERRORS.labels(type=code).inc()
     problem = Problem(
@@ -123,7 +129,7 @@ def problem_response(
         context=context or None,
     )
     return JSONResponse(
-        problem.model_dump(exclude_none=True),
+        {**(extensions or {}), **problem.model_dump(exclude_none=True)},
         status_code=status,
         media_type=MEDIA_TYPE,
         headers=headers,
@@ -156,6 +162,7 @@ async def _problem_error(request: Request, error: ProblemError) -> JSONResponse:
         error.detail,
         headers=error.headers,
         context=_plain(error.context),
+        extensions=error.extensions,
     )
 
 
@@ -182,13 +189,28 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
 
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     codes = {404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
+    headers = dict(error.headers) if error.headers else {}
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(_methods_serving(request))
     return problem_response(
         request,
         error.status_code,
         codes.get(error.status_code, f"http_{error.status_code}"),
         str(error.detail),
-        headers=dict(error.headers) if error.headers else None,
+        headers=headers or None,
     )
+
+
+def _methods_serving(request: Request) -> list[str]:
+    """Every method some route serves at the request's path. Starlette's own 405 names
+    only the methods of the first route whose path matched, but a path with GET and PATCH
+    is two routes; RFC 9110 wants the Allow header to name them all."""
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    methods: set[str] = set()
+    for route in route_contexts(request.app.routes):
+        if route.methods and compile_path(route.path)[0].match(path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:

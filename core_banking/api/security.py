@@ -15,9 +15,9 @@ from typing import Annotated, Any, Final
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from starlette.routing import BaseRoute
 
 from core_banking.api.rate_limits import Budget, RateLimiter
+from core_banking.api.routes import route_contexts
 from core_banking.bootstrap import Nexum
 from core_banking.domain.commands import RequestContext
 from core_banking.domain.security import Permission, Principal, Unauthenticated
@@ -148,20 +148,11 @@ def requirement_of(route: APIRoute) -> Requires | None:
 def api_routes(app: FastAPI) -> Iterator[tuple[str, frozenset[str], APIRoute]]:
     """Every API route of the application as (full path, methods, route), through
     included routers (FastAPI 0.16x keeps them nested)."""
-    for context in _route_contexts(app.routes):
+    for context in route_contexts(app.routes):
         route = getattr(context, "original_route", context)
         if isinstance(route, APIRoute):
             path = getattr(context, "path_format", None) or route.path_format
             yield path, frozenset(route.methods or ()), route
-
-
-def _route_contexts(routes: list[BaseRoute]) -> Iterator[object]:
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # FastAPI before nested routers: the routes are already flat
-        yield from routes
-        return
-    yield from iter_route_contexts(routes)
 
 
 def document_permissions(app: FastAPI) -> None:

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,18 +20,11 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Table, select
 
 from core_banking.api import create_app
+from core_banking.api.routes import route_contexts
 from core_banking.api.security import Requires
 from core_banking.config import Settings
 from core_banking.ports import Clock
 from support.api import Api
-
-try:  # FastAPI keeps included routers whole; this yields every route they hold
-    from fastapi.routing import iter_route_contexts as _route_contexts
-except ImportError:  # older FastAPI flattens included routers into app.routes
-
-    def _route_contexts(routes: Any) -> Iterator[Any]:
-        return iter(routes)
-
 
 # --------------------------------------------------------------------------- the route walk
 
@@ -62,12 +55,12 @@ def requirements_in(dependant: Dependant) -> list[Requires]:
 def walk(app: FastAPI) -> list[WalkedRoute]:
     """Every route the application serves, with included routers looked into."""
     walked = []
-    for route in _route_contexts(app.routes):
+    for route in route_contexts(app.routes):
         original = getattr(route, "original_route", route)
         is_api = isinstance(original, APIRoute)
         walked.append(
             WalkedRoute(
-                path=route.path,
+                path=getattr(route, "path_format", route.path),  # as documented
                 methods=frozenset(route.methods or ()),
                 is_api_route=is_api,
                 requirements=tuple(requirements_in(route.dependant)) if is_api else (),

@@ -6,7 +6,6 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from core_banking.api.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
 from core_banking.api.problems import common_statuses, responses
@@ -25,6 +24,7 @@ from core_banking.api.schemas.common import (
     MoneyIn,
     MoneyOut,
     Page,
+    Timestamp,
     decode_cursor,
     encode_cursor,
 )
@@ -126,7 +126,7 @@ async def get_account(
 )
 async def balance_as_of(
     account_id: UUID,
-    as_of: AwareDatetime,
+    as_of: Timestamp,
     bank: BankDep,
     _: Annotated[Principal, Depends(Requires(Permission.ACCOUNTS_READ))],
 ) -> BalanceAsOf:
@@ -172,8 +172,8 @@ async def account_transactions(
     account_id: UUID,
     bank: BankDep,
     _: Annotated[Principal, Depends(Requires(Permission.TRANSACTIONS_READ))],
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[Timestamp | None, Query(alias="from")] = None,
+    until: Annotated[Timestamp | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[StatementLine]:

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from core_banking.api.problems import common_statuses, responses
-from core_banking.api.schemas.common import Page, decode_cursor, encode_cursor
+from core_banking.api.schemas.common import Page, Timestamp, decode_cursor, encode_cursor
 from core_banking.api.security import BankDep, Requires
 from core_banking.domain.audit import StoredAuditEvent
 from core_banking.domain.security import Permission, Principal
@@ -73,8 +73,8 @@ async def audit_events(
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[Timestamp | None, Query(alias="from")] = None,
+    until: Annotated[Timestamp | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 100,
     cursor: str | None = None,
 ) -> Page[AuditEventOut]:

@@ -8,11 +8,10 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from core_banking.api.idempotency import IdempotencyKey, idempotent
 from core_banking.api.problems import ProblemError, common_statuses, responses, status_of
-from core_banking.api.schemas.common import Page, decode_cursor, encode_cursor
+from core_banking.api.schemas.common import Page, Timestamp, decode_cursor, encode_cursor
 from core_banking.api.schemas.transactions import (
     BatchItemResult,
     BatchMode,
@@ -151,6 +150,13 @@ async def transfer(
     "/batch",
     operation_id="transactions_batch",
     summary="Up to NEXUM_BATCH_PROCESSING_SIZE operations: all or nothing, or each on its own",
+    description=(
+        "An `independent` batch answers 200 with a result per operation. An `atomic` batch"
+        " posts all or nothing: when one operation is refused nothing is posted and the"
+        " answer is that operation's problem (its status and code, `context.operation_index`"
+        " naming it) with the batch result's `mode`, `posted`, `failed` and `results` as"
+        " extension members."
+    ),
     response_model=BatchResult,
     responses=responses(*MONEY_STATUSES),
 )
@@ -194,9 +200,16 @@ async def batch(
                 )
                 for index in range(len(commands))
             ]
-            return status_of(refusal), BatchResult(
+            refused = BatchResult(
                 mode=BatchMode.ATOMIC, posted=0, failed=len(commands), results=items
             )
+            raise ProblemError(
+                status_of(refusal),
+                refusal.code,
+                refusal.message,
+                extensions=refused.model_dump(mode="json"),
+                **refusal.context,
+            ) from refusal
         return status.HTTP_200_OK, BatchResult(
             mode=BatchMode.ATOMIC,
             posted=len(results),
@@ -236,7 +249,7 @@ async def batch(
 
 
 @router.get(
-    "/{transaction_id}",
+    "/{transaction_id:uuid}",
     operation_id="transactions_get",
     summary="One transaction with all its lines",
     responses=responses(*common_statuses(404)),
@@ -262,8 +275,8 @@ async def list_transactions(
     transaction_type: Annotated[EntryType | None, Query(alias="type")] = None,
     channel: Channel | None = None,
     reference: Annotated[str | None, Query(max_length=140)] = None,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[Timestamp | None, Query(alias="from")] = None,
+    until: Annotated[Timestamp | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> Page[TransactionOut]:
@@ -286,7 +299,7 @@ async def list_transactions(
 
 
 @router.post(
-    "/{transaction_id}/reverse",
+    "/{transaction_id:uuid}/reverse",
     operation_id="transactions_reverse",
     summary="Reverse a transaction with its contra entry (once)",
     status_code=status.HTTP_201_CREATED,

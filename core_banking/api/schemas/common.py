@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from core_banking.api.problems import ProblemError
 from core_banking.domain.money import Money
@@ -21,6 +22,20 @@ Amount = Annotated[str, StringConstraints(pattern=AMOUNT_PATTERN, max_length=40)
 SignedAmount = Annotated[str, StringConstraints(pattern=SIGNED_AMOUNT_PATTERN, max_length=41)]
 CurrencyCode = Annotated[str, StringConstraints(pattern=CURRENCY_PATTERN)]
 Reference = Annotated[str, StringConstraints(max_length=140)]
+
+
+def _written_as_a_date_and_time(value: Any) -> Any:
+    """Pydantic would read a bare number as seconds since 1970 (``to=0.5``); an API whose
+    schema says date-time takes only an RFC 3339 date and time."""
+    if isinstance(value, str) and not _DATE_TIME_START.match(value):
+        raise ValueError("expected an RFC 3339 date and time, such as 2026-01-31T12:00:00Z")
+    return value
+
+
+_DATE_TIME_START = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_written_as_a_date_and_time)]
+"""A moment with its UTC offset, as RFC 3339 writes it."""
 
 
 class RequestModel(BaseModel):

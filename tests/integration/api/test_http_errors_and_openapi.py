@@ -113,6 +113,13 @@ async def test_405_for_a_method_the_route_lacks(api: Api) -> None:
     assert response.headers["Allow"] == "POST"
 
 
+async def test_405_names_every_method_of_a_path_served_by_several_routes(api: Api) -> None:
+    # GET /customers and POST /customers are two routes; Allow must name both.
+    response = await api.http.delete("/customers", headers=await api.admin())
+    assert_exact_problem(response, 405, "method_not_allowed", "/customers")
+    assert response.headers["Allow"] == "GET, POST"
+
+
 async def test_400_for_malformed_json(api: Api) -> None:
     response = await api.http.post(
         "/customers",
