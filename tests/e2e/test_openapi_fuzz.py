@@ -77,6 +77,7 @@ async def test_every_operation_answers_as_its_schema_says(tmp_path: Path) -> Non
                 "30",
                 "--no-color",
             ],
+            cwd=tmp_path,  # its cache directory goes there, not into the project
             capture_output=True,
             text=True,
             timeout=600,
