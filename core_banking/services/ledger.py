@@ -175,7 +175,16 @@ class LedgerService:
             with _naming_the_operation(index):
                 prepared.append(self._prepare(command, context))
 
+        touched = {leg.account_id for posting in prepared for leg in posting.request.legs}
+
         async def work(uow: UnitOfWork) -> list[PostingResult]:
+            # Every account of the batch, locked first and in id order: posting by posting,
+            # two batches would lock their accounts in the orders of their operations and
+            # deadlock each other whenever they share two accounts.
+            try:
+                await uow.accounts.lock_many(touched)
+            except NotFound:
+                pass  # the posting that names the missing account refuses it, with its index
             results = []
             for index, posting in enumerate(prepared):
                 with _naming_the_operation(index):

@@ -8,6 +8,7 @@ idempotency key posted once with one entry id everywhere, and `nexum verify` cle
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import os
 import subprocess
@@ -16,13 +17,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from conftest import settings_for
-from core_banking.bootstrap import build
-from core_banking.domain.commands import Deposit
+from core_banking.bootstrap import Nexum, build
+from core_banking.domain.commands import Deposit, Transfer
 from core_banking.domain.errors import InsufficientFunds
 from core_banking.storage.schema import journal_entries, journal_lines
+from core_banking.storage.unit_of_work import SqlUnitOfWork as UnitOfWork
 from core_banking.storage.verification import verify_ledger
 from support.banking import CONTEXT, key, money, new_account, new_customer
 from support.concurrency import SHARED_KEYS, run_worker
@@ -112,3 +114,47 @@ async def test_many_processes_never_double_spend_lose_updates_or_post_twice(tmp_
         check=False,
     )
     assert cli.returncode == 0, cli.stdout + cli.stderr
+
+
+async def test_concurrent_atomic_batches_over_the_same_accounts_never_deadlock(tmp_postgres_url):
+    """Each batch names the same accounts in another order. Locked posting by posting, two
+    such batches wait for each other's accounts and PostgreSQL breaks the deadlock by
+    failing one; locked up front in id order, they queue instead."""
+    migrate(tmp_postgres_url)
+    bank = build(settings_for(tmp_postgres_url))
+    try:
+        customer = await new_customer(bank)
+        accounts = [await new_account(bank, customer=customer) for _ in range(6)]
+        for account in accounts:
+            await bank.ledger.deposit(Deposit(account.id, money("1000.00"), key()), CONTEXT)
+        deadlocks_before = await _deadlocks(bank)
+
+        async def batches(order: list[int]) -> None:
+            for _ in range(BATCH_ROUNDS):
+                transfers = [
+                    Transfer(accounts[a].id, accounts[b].id, money("0.01"), key())
+                    for a, b in itertools.pairwise(order)
+                ]
+                await bank.ledger.execute_together(transfers, CONTEXT)
+
+        forward = list(range(len(accounts)))
+        await asyncio.gather(*(batches(forward if n % 2 else forward[::-1]) for n in range(4)))
+        await asyncio.sleep(1.5)  # backends report their statistics when they go idle
+        assert await _deadlocks(bank) == deadlocks_before
+        assert (await verify_ledger(bank.storage)).violations == []
+    finally:
+        await bank.aclose()
+
+
+BATCH_ROUNDS = 25
+
+
+async def _deadlocks(bank: Nexum) -> int:
+    async def read(uow: UnitOfWork) -> int:
+        await uow.connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+        count = await uow.connection.scalar(
+            text("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        )
+        return int(count or 0)
+
+    return await bank.storage.read(read)
