@@ -131,7 +131,13 @@ async def limit_auth_attempts(request: Request) -> None:
     await limiter_of(request).spend(Budget.AUTH, client_of(request))
 
 
-BankDep = Annotated[Nexum, Depends(bank_of)]
+async def _bank(request: Request) -> Nexum:
+    """``bank_of`` as a dependency. It is a coroutine because FastAPI runs a plain function
+    dependency in a worker thread: a thread hop on every request, for one attribute read."""
+    return bank_of(request)
+
+
+BankDep = Annotated[Nexum, Depends(_bank)]
 
 
 def requirement_of(route: APIRoute) -> Requires | None:

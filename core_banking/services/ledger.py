@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -181,10 +181,10 @@ class LedgerService:
             # Every account of the batch, locked first and in id order: posting by posting,
             # two batches would lock their accounts in the orders of their operations and
             # deadlock each other whenever they share two accounts.
-            try:
+            # A missing account is left to the posting that names it: it refuses with its
+            # operation's index.
+            with suppress(NotFound):
                 await uow.accounts.lock_many(touched)
-            except NotFound:
-                pass  # the posting that names the missing account refuses it, with its index
             results = []
             for index, posting in enumerate(prepared):
                 with _naming_the_operation(index):
