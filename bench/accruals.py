@@ -30,10 +30,9 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from decimal import Decimal
 
-import asyncpg
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
+from bench.common import DEFAULT_POSTGRES_URL, create_database, drop_database
 from core_banking.bootstrap import build, deposit_interest_steps
 from core_banking.config import load_config
 from core_banking.domain.chart import GLCode, gl_account_id
@@ -137,18 +136,6 @@ UPDATE accounts SET posted_minor = posted_minor + totals.amount_minor,
 )
 
 
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _admin(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(_dsn(url))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 def _at(day: date) -> datetime:
     return datetime.combine(day, time_of_day(12), tzinfo=UTC)
 
@@ -234,9 +221,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get(
-            "NEXUM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
+        default=DEFAULT_POSTGRES_URL,
     )
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--dates", type=int, default=5, help="business dates accrued (median)")
@@ -247,8 +232,7 @@ def main() -> None:
     dates = [LAST_DATE - timedelta(days=back) for back in range(options.dates - 1, -1, -1)]
 
     name = f"nexum_bench_accruals_{uuid.uuid4().hex[:8]}"
-    url = make_url(options.postgres_url).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_admin(options.postgres_url, f'CREATE DATABASE "{name}"'))
+    url = asyncio.run(create_database(options.postgres_url, name))
     try:
         MigrationManager(url).migrate_up()
         started = time.perf_counter()
@@ -259,7 +243,7 @@ def main() -> None:
         )
         figures = asyncio.run(_close(url, dates, options.verify))
     finally:
-        asyncio.run(_admin(options.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(drop_database(options.postgres_url, name))
 
     result = {
         "benchmark": "accruals",

@@ -42,11 +42,30 @@ ALL_PERMISSIONS = {
     "metrics:read",
     "products:read",
     "products:write",
+    "eod:read",
+    "eod:run",
+    "loans:read",
+    "loans:write",
+    "loans:approve",
+    "loans:repay",
+    "loans:write_off",
+    "credit_lines:read",
+    "credit_lines:write",
 }
-READ = {"customers:read", "accounts:read", "transactions:read", "products:read"}
+READ = {
+    "customers:read",
+    "accounts:read",
+    "transactions:read",
+    "products:read",
+    "loans:read",
+    "credit_lines:read",
+}
 BUILTIN_ROLES: dict[str, tuple[set[str], str | None]] = {
     "admin": (ALL_PERMISSIONS, None),
-    "manager": (ALL_PERMISSIONS - {"users:write", "roles:write", "api_keys:manage"}, None),
+    "manager": (
+        ALL_PERMISSIONS - {"users:write", "roles:write", "api_keys:manage", "eod:run"},
+        None,
+    ),
     "teller": (
         READ
         | {
@@ -56,11 +75,18 @@ BUILTIN_ROLES: dict[str, tuple[set[str], str | None]] = {
             "transactions:withdraw",
             "transactions:transfer",
             "holds:write",
+            "loans:repay",
         },
         "10000.00",
     ),
-    "loan_officer": (READ, "250000.00"),
-    "auditor": (READ | {"audit:read", "users:read", "roles:read", "metrics:read"}, "0"),
+    "loan_officer": (
+        READ | {"loans:write", "loans:approve", "loans:repay", "credit_lines:write"},
+        "250000.00",
+    ),
+    "auditor": (
+        READ | {"audit:read", "users:read", "roles:read", "metrics:read", "eod:read"},
+        "0",
+    ),
     "customer_service": (
         READ | {"customers:write", "customers:kyc", "accounts:freeze"},
         "0",
