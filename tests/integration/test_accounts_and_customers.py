@@ -149,7 +149,7 @@ async def test_the_chart_of_accounts_exists_for_the_accounts_currency(bank):
             .select_from(accounts_table)
             .where(accounts_table.c.kind == "gl", accounts_table.c.currency == "CHF")
         )
-    assert count == len(CHART) == 14
+    assert count == len(CHART) == 15
     # Money can move at once in the new currency.
     await bank.ledger.deposit(Deposit(account.id, money("1.00", "CHF"), key()), CONTEXT)
     assert (await bank.accounts.get(account.id)).posted_minor == 100

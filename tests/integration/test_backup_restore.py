@@ -314,8 +314,11 @@ def run(script: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedPr
 def _fake_bin(directory: Path) -> Path:
     """A directory to put first on PATH: an `aws` that records its arguments (and fails when
     FAKE_AWS_EXIT says so) and a `pg_dump` that records its arguments and PGPASSWORD, runs
-    the real one, and overwrites 16 bytes in the middle of the dump when DAMAGE_DUMP is set
-    (a disk or transfer fault)."""
+    the real one, and cuts the dump's last quarter off when DAMAGE_DUMP is set (a disk or
+    transfer fault). A cut is found wherever it falls: the table of contents comes first and
+    the table data last, so reading the data back runs into the end of the file. Bytes
+    overwritten in the middle were not always found: they can land in a function's text,
+    which no reader can tell from a real one."""
     directory.mkdir()
     real_pg_dump = shutil.which("pg_dump")
     assert real_pg_dump is not None
@@ -331,9 +334,7 @@ def _fake_bin(directory: Path) -> Path:
             '[ -n "${DAMAGE_DUMP-}" ] || exit 0\n'
             'for arg in "$@"; do case $arg in --file=*) file=${arg#--file=} ;; esac; done\n'
             'size=$(stat -c %s "$file")\n'
-            "printf '\\377\\377\\377\\377\\377\\377\\377\\377"
-            "\\377\\377\\377\\377\\377\\377\\377\\377' |\n"
-            '    dd of="$file" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null\n'
+            'truncate -s $((size * 3 / 4)) "$file"\n'
         ),
     }
     for name, text in scripts.items():
@@ -395,12 +396,11 @@ def copy_backup(backup: Backup, directory: Path, *, checksum: bool = True) -> Pa
 
 
 def damaged_copy(backup: Backup, directory: Path) -> Path:
-    """A copy of the backup, checksum included, with 16 bytes in its middle inverted."""
+    """A copy of the backup, checksum included, with its last quarter lost (see _fake_bin
+    for why a cut rather than bytes changed in place)."""
     dump = copy_backup(backup, directory)
-    data = bytearray(dump.read_bytes())
-    middle = len(data) // 2
-    data[middle : middle + 16] = bytes(byte ^ 0xFF for byte in data[middle : middle + 16])
-    dump.write_bytes(bytes(data))
+    data = dump.read_bytes()
+    dump.write_bytes(data[: len(data) * 3 // 4])
     return dump
 
 

@@ -7,6 +7,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
@@ -36,6 +37,11 @@ _DATE_TIME_START = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_written_as_a_date_and_time)]
 """A moment with its UTC offset, as RFC 3339 writes it."""
+
+
+def decimal_text(value: Decimal) -> str:
+    """An exact decimal as plain text, never in exponent form ("0.0123", not "1.23E-2")."""
+    return format(value, "f")
 
 
 class RequestModel(BaseModel):

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from core_banking.api.schemas.common import MoneyIn, MoneyOut, Reference, RequestModel
+from core_banking.api.schemas.common import (
+    MoneyIn,
+    MoneyOut,
+    Reference,
+    RequestModel,
+    decimal_text,
+)
+from core_banking.api.schemas.products import Rate
 from core_banking.domain.lending.credit_line_accounts import (
     CreditLine,
     CreditLineStatement,
@@ -19,11 +25,6 @@ from core_banking.domain.lending.credit_line_accounts import (
 from core_banking.domain.lending.day_count import DayCount
 from core_banking.domain.lending.fees import FeeKind
 from core_banking.services.credit_lines import CreditLineMovement
-
-
-def _decimal(value: Decimal) -> str:
-    """An exact decimal as plain text, never a number ("0.0123", not 1.23E-2)."""
-    return format(value, "f")
 
 
 class CreditLineOpen(RequestModel):
@@ -46,7 +47,7 @@ class CreditLineStatusChange(RequestModel):
 
 
 class CreditLineTermsOut(BaseModel):
-    annual_rate: str = Field(examples=["0.1899"])
+    annual_rate: Rate
     day_count: DayCount
     statement_day: int
     grace_days: int
@@ -103,20 +104,20 @@ class CreditLineOut(BaseModel):
             interest=money(line.interest_minor),
             fees=money(line.fees_minor),
             available=money(line.available_minor),
-            accrued_interest=_decimal(line.accrued_interest),
-            interest_residue=_decimal(line.interest_residue),
+            accrued_interest=decimal_text(line.accrued_interest),
+            interest_residue=decimal_text(line.interest_residue),
             period_start=line.period_start,
             terms=CreditLineTermsOut(
-                annual_rate=_decimal(terms.annual_rate),
+                annual_rate=decimal_text(terms.annual_rate),
                 day_count=terms.day_count,
                 statement_day=terms.statement_day,
                 grace_days=terms.grace_days,
-                minimum_payment_rate=_decimal(terms.minimum_payment.rate),
+                minimum_payment_rate=decimal_text(terms.minimum_payment.rate),
                 minimum_payment_floor=money(terms.minimum_payment.floor_minor),
                 late_fee=money(late_fee.amount_minor)
                 if late_fee is not None and late_fee.kind is FeeKind.FIXED
                 else None,
-                late_fee_rate=_decimal(late_fee.rate)
+                late_fee_rate=decimal_text(late_fee.rate)
                 if late_fee is not None and late_fee.kind is FeeKind.PERCENT
                 else None,
             ),
@@ -197,8 +198,8 @@ class StatementOut(BaseModel):
             paid=money(statement.paid_minor),
             status=statement.status,
             late_fee=money(statement.late_fee_minor),
-            accrued_interest=_decimal(statement.accrued_interest),
-            residue=_decimal(statement.residue),
+            accrued_interest=decimal_text(statement.accrued_interest),
+            residue=decimal_text(statement.residue),
             interest_entry_id=statement.interest_entry_id,
             late_fee_entry_id=statement.late_fee_entry_id,
         )

@@ -8,7 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from core_banking.api.schemas.common import MoneyIn, MoneyOut, RequestModel
+from core_banking.api.schemas.common import MoneyIn, MoneyOut, RequestModel, decimal_text
+from core_banking.api.schemas.products import Rate
 from core_banking.api.schemas.transactions import TransactionOut
 from core_banking.domain.lending.dates import MAX_INSTALLMENTS, RepaymentFrequency
 from core_banking.domain.lending.loan_products import AmortizationMethod
@@ -45,7 +46,7 @@ class LoanOut(BaseModel):
     product_id: UUID
     product_version: int
     principal: MoneyOut
-    annual_rate: str = Field(description="The fraction as a decimal string: 0.12 is 12 %.")
+    annual_rate: Rate
     installments: int
     frequency: RepaymentFrequency
     method: AmortizationMethod
@@ -75,7 +76,7 @@ class LoanOut(BaseModel):
             product_id=loan.product_id,
             product_version=loan.product_version,
             principal=MoneyOut.of(loan.principal_minor, loan.currency),
-            annual_rate=str(loan.annual_rate),
+            annual_rate=decimal_text(loan.annual_rate),
             installments=loan.installments,
             frequency=loan.frequency,
             method=loan.method,

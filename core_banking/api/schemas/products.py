@@ -10,13 +10,12 @@ a year, never a JSON number.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from core_banking.api.schemas.common import CurrencyCode, MoneyIn, RequestModel
+from core_banking.api.schemas.common import CurrencyCode, MoneyIn, RequestModel, decimal_text
 from core_banking.domain.errors import CurrencyMismatch, InvalidAmount
 from core_banking.domain.lending._checks import MAX_RATE_DECIMALS
 from core_banking.domain.lending.allocation import (
@@ -77,10 +76,6 @@ Rate = Annotated[
 ProductName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
-def _rate_text(rate: Decimal) -> str:
-    return format(rate, "f")
-
-
 def _minor(money: MoneyIn, unit: Currency, field: str) -> int:
     """Minor units of ``money``, which must be in the product's currency; more decimals
     than the currency has are refused, never rounded."""
@@ -127,7 +122,7 @@ def _optional_fee(fee: FixedFee | PercentFee | None, unit: Currency, field: str)
 def _fee_out(rule: FeeRule, unit: Currency) -> FixedFee | PercentFee:
     if rule.kind is FeeKind.FIXED:
         return FixedFee(kind=FeeKind.FIXED, amount=_money(rule.amount_minor, unit))
-    return PercentFee(kind=FeeKind.PERCENT, rate=_rate_text(rule.rate))
+    return PercentFee(kind=FeeKind.PERCENT, rate=decimal_text(rule.rate))
 
 
 def _optional_fee_out(rule: FeeRule | None, unit: Currency) -> FixedFee | PercentFee | None:
@@ -173,14 +168,14 @@ def _interest_rate(rate: FixedRateIn | TieredRateIn, unit: Currency) -> Interest
 
 def _interest_rate_out(rate: InterestRate, unit: Currency) -> FixedRateIn | TieredRateIn:
     if isinstance(rate, FixedRate):
-        return FixedRateIn(type="fixed", annual_rate=_rate_text(rate.annual_rate))
+        return FixedRateIn(type="fixed", annual_rate=decimal_text(rate.annual_rate))
     return TieredRateIn(
         type="tiered",
         method=rate.method,
         tiers=[
             RateTierIn(
                 from_balance=_money(tier.from_minor, unit),
-                annual_rate=_rate_text(tier.annual_rate),
+                annual_rate=decimal_text(tier.annual_rate),
             )
             for tier in rate.tiers
         ],
@@ -320,7 +315,7 @@ class TermLoanDefinition(RequestModel):
     def of(cls, product: TermLoanProduct) -> TermLoanDefinition:
         unit = product.currency
         return cls(
-            annual_rate=_rate_text(product.annual_rate),
+            annual_rate=decimal_text(product.annual_rate),
             day_count=product.day_count,
             method=product.method,
             frequency=product.frequency,
@@ -377,11 +372,11 @@ class CreditLineDefinition(RequestModel):
         unit = product.currency
         return cls(
             max_limit=_money(product.max_limit_minor, unit),
-            annual_rate=_rate_text(product.annual_rate),
+            annual_rate=decimal_text(product.annual_rate),
             day_count=product.day_count,
             statement_day=product.statement_day,
             minimum_payment=MinimumPaymentIn(
-                rate=_rate_text(product.minimum_payment.rate),
+                rate=decimal_text(product.minimum_payment.rate),
                 floor=_money(product.minimum_payment.floor_minor, unit),
             ),
             grace_days=product.grace_days,
