@@ -285,9 +285,10 @@ def main() -> None:
             server = _start_server(nexum_url, _redis_url(options.redis_url), port, log)
             _wait_until_ready(base_url, server, log)
             token = _bearer_token(base_url)
-            single = _script(directory, accounts, token, 0)
-            batched = _script(directory, accounts, token, options.batch_size)
             for round_number in range(1, options.runs + 1):
+                # new scripts each round: their Idempotency-Keys must not repeat a round's
+                single = _script(directory, accounts, token, 0)
+                batched = _script(directory, accounts, token, options.batch_size)
                 transfers.append(_wrk(base_url, single, TRANSFER_CONCURRENCY, options.duration))
                 batch = _wrk(base_url, batched, BATCH_CONCURRENCY, options.duration)
                 batches.append(batch)
