@@ -9,11 +9,13 @@ within the caller's role amount limit; approvals within the caller's loan approv
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel
 
 from core_banking.api.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
 from core_banking.api.problems import common_statuses, responses
@@ -28,6 +30,7 @@ from core_banking.api.schemas.loans import (
     ScheduleOut,
 )
 from core_banking.api.security import BankDep, Requires, context_of
+from core_banking.domain.commands import RequestContext
 from core_banking.domain.lending.loan_status import LoanStatus
 from core_banking.domain.money import Money
 from core_banking.domain.security import Permission, Principal, loan_approval_limit
@@ -35,6 +38,7 @@ from core_banking.ports import LoanQuery
 from core_banking.services.loans import (
     MAX_PAGE,
     DisburseLoan,
+    LoanOperation,
     OriginateLoan,
     PayOffLoan,
     PrepayLoan,
@@ -205,13 +209,13 @@ async def disburse(
     principal: Annotated[Principal, Depends(Requires(Permission.LOANS_WRITE))],
     idempotency_key: IdempotencyKey,
 ) -> Response:
-    async def produce() -> tuple[int, LoanOperationOut]:
-        operation = await bank.loans.disburse(
-            DisburseLoan(loan_id, idempotency_key), context_of(request, principal)
-        )
-        return status.HTTP_201_CREATED, LoanOperationOut.of(operation)
-
-    return await idempotent(request, principal, idempotency_key, None, produce)
+    return await _operate(
+        request,
+        principal,
+        idempotency_key,
+        None,
+        lambda context: bank.loans.disburse(DisburseLoan(loan_id, idempotency_key), context),
+    )
 
 
 @router.get(
@@ -247,13 +251,13 @@ async def repay(
     amount = body.amount.to_money()
     principal.require_amount(amount)
 
-    async def produce() -> tuple[int, LoanOperationOut]:
-        operation = await bank.loans.repay(
-            RepayLoan(loan_id, amount, idempotency_key), context_of(request, principal)
-        )
-        return status.HTTP_201_CREATED, LoanOperationOut.of(operation)
-
-    return await idempotent(request, principal, idempotency_key, body, produce)
+    return await _operate(
+        request,
+        principal,
+        idempotency_key,
+        body,
+        lambda context: bank.loans.repay(RepayLoan(loan_id, amount, idempotency_key), context),
+    )
 
 
 @router.post(
@@ -275,13 +279,13 @@ async def prepay(
     amount = body.amount.to_money()
     principal.require_amount(amount)
 
-    async def produce() -> tuple[int, LoanOperationOut]:
-        operation = await bank.loans.prepay(
-            PrepayLoan(loan_id, amount, idempotency_key), context_of(request, principal)
-        )
-        return status.HTTP_201_CREATED, LoanOperationOut.of(operation)
-
-    return await idempotent(request, principal, idempotency_key, body, produce)
+    return await _operate(
+        request,
+        principal,
+        idempotency_key,
+        body,
+        lambda context: bank.loans.prepay(PrepayLoan(loan_id, amount, idempotency_key), context),
+    )
 
 
 @router.get(
@@ -345,10 +349,29 @@ async def write_off(
     principal: Annotated[Principal, Depends(Requires(Permission.LOANS_WRITE_OFF))],
     idempotency_key: IdempotencyKey,
 ) -> Response:
+    return await _operate(
+        request,
+        principal,
+        idempotency_key,
+        body,
+        lambda context: bank.loans.write_off(
+            WriteOffLoan(loan_id, body.reason, idempotency_key), context
+        ),
+    )
+
+
+async def _operate(
+    request: Request,
+    principal: Principal,
+    idempotency_key: str,
+    body: BaseModel | None,
+    operation: Callable[[RequestContext], Awaitable[LoanOperation]],
+) -> Response:
+    """Run a money-moving loan command at most once per Idempotency-Key; 201 with the loan
+    after it and the entry it posted."""
+
     async def produce() -> tuple[int, LoanOperationOut]:
-        operation = await bank.loans.write_off(
-            WriteOffLoan(loan_id, body.reason, idempotency_key), context_of(request, principal)
-        )
-        return status.HTTP_201_CREATED, LoanOperationOut.of(operation)
+        done = await operation(context_of(request, principal))
+        return status.HTTP_201_CREATED, LoanOperationOut.of(done)
 
     return await idempotent(request, principal, idempotency_key, body, produce)
