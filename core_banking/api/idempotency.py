@@ -94,13 +94,13 @@ async def idempotent(
         )
 
     async def release() -> None:
-        await bank.storage.atomically(
+        await bank.storage.statement_by_statement(
             lambda uow: uow.http_idempotency.release(principal.actor, key)
         )
 
     within = stale_after.total_seconds()
     try:
-        outcome = await bank.storage.atomically(claim)
+        outcome = await bank.storage.statement_by_statement(claim)
     except Exception as exc:
         if connection_lost(exc) and not never_reached_server(exc):
             _release_later(release, within)  # the claim may have committed before the loss
@@ -133,7 +133,7 @@ async def idempotent(
         await _release_now_or_later(release, within)
         return Response(text, status_code=status, media_type="application/json")
     try:
-        await bank.storage.atomically(
+        await bank.storage.statement_by_statement(
             lambda uow: uow.http_idempotency.complete(
                 principal.actor, key, status, text, bank.clock.now()
             )

@@ -155,6 +155,13 @@ class Storage:
     ) -> PostingResult:
         return await self.atomically(lambda uow: uow.ledger.post(request, claim, audit))
 
+    async def statement_by_statement(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run ``work`` whose every statement stands alone: an insert-or-ignore, a
+        conditional update, each right whatever runs between two of them (the HTTP
+        idempotency records are written so). Here, in one transaction; PostgreSQL commits
+        each statement by itself, sparing the BEGIN and COMMIT round trips."""
+        return await self.atomically(work)
+
     async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         return await self.retrying(lambda: self.read_once(work), reconnect=_always)
 

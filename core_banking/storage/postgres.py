@@ -14,7 +14,8 @@ claim, which makes the retry return the first posting if that one did commit.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL
@@ -24,10 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core_banking.domain.audit import AuditRecord
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
+from core_banking.ports import UnitOfWork
 from core_banking.storage.audit import AuditWriter
 from core_banking.storage.base import Storage
 from core_banking.storage.errors import ConnectionClosed, connection_lost, never_reached_server
 from core_banking.storage.posting_postgres import PostgresPostingWriter
+
+T = TypeVar("T")
 
 APPLICATION_NAME = "nexum"
 
@@ -66,6 +70,13 @@ class PostgreSQLStorage(Storage):
 
     def _configure(self, engine: AsyncEngine) -> None:
         discard_closed_connections(engine)
+
+    async def statement_by_statement(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async def attempt() -> T:
+            async with self.autocommit_engine.connect() as conn:
+                return await work(self.unit_of_work(conn, audit_enabled=False))
+
+        return await self.retrying(attempt)
 
     async def post_entry(
         self,
