@@ -11,15 +11,55 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core_banking.ports import Claimed, FieldCipher, InFlight, Mismatch, Replay
 from core_banking.storage.schema import http_idempotency
-from core_banking.storage.sql import insert_or_ignore
 
 ClaimOutcome = Claimed | Replay | InFlight | Mismatch
 _CLAIM_ATTEMPTS = 3
+
+# Every money-moving request runs these, so they are built once: a statement built per call
+# costs SQLAlchemy a fresh cache key each time, most of what the claim and the stored
+# response cost in Python.
+_THIS_KEY = (http_idempotency.c.principal == bindparam("b_principal")) & (
+    http_idempotency.c.key == bindparam("b_key")
+)
+_CLAIM = {
+    name: dialect.insert(http_idempotency)
+    .values(
+        principal=bindparam("b_principal"),
+        key=bindparam("b_key"),
+        fingerprint=bindparam("b_fingerprint"),
+        completed=False,
+        created_at=bindparam("b_now"),
+    )
+    .on_conflict_do_nothing()
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_READ = select(http_idempotency).where(_THIS_KEY)
+_TAKE_OVER = (
+    update(http_idempotency)
+    .where(
+        _THIS_KEY,
+        http_idempotency.c.completed.is_(False),
+        http_idempotency.c.created_at == bindparam("b_claimed_at"),
+    )
+    .values(created_at=bindparam("b_now"))
+)
+_COMPLETE = (
+    update(http_idempotency)
+    .where(_THIS_KEY)
+    .values(
+        completed=True,
+        status_code=bindparam("b_status_code"),
+        response_body=bindparam("b_body"),
+        completed_at=bindparam("b_now"),
+    )
+)
+_RELEASE = delete(http_idempotency).where(_THIS_KEY, http_idempotency.c.completed.is_(False))
 
 
 class HttpIdempotencyRepository:
@@ -38,25 +78,15 @@ class HttpIdempotencyRepository:
         now: datetime,
         stale_after: timedelta,
     ) -> ClaimOutcome:
+        this_key = {"b_principal": principal, "b_key": key}
         for _ in range(_CLAIM_ATTEMPTS):
             inserted = await self._conn.execute(
-                insert_or_ignore(self._conn, http_idempotency).values(
-                    principal=principal,
-                    key=key,
-                    fingerprint=fingerprint,
-                    completed=False,
-                    created_at=now,
-                )
+                _CLAIM[self._conn.dialect.name],
+                {**this_key, "b_fingerprint": fingerprint, "b_now": now},
             )
             if inserted.rowcount == 1:
                 return Claimed()
-            row = (
-                await self._conn.execute(
-                    select(http_idempotency).where(
-                        http_idempotency.c.principal == principal, http_idempotency.c.key == key
-                    )
-                )
-            ).one_or_none()
+            row = (await self._conn.execute(_READ, this_key)).one_or_none()
             if row is not None:
                 break
             # PostgreSQL, READ COMMITTED: the request holding the key was refused and
@@ -70,14 +100,7 @@ class HttpIdempotencyRepository:
         if now - row.created_at < stale_after:
             return InFlight()
         taken = await self._conn.execute(
-            update(http_idempotency)
-            .where(
-                http_idempotency.c.principal == principal,
-                http_idempotency.c.key == key,
-                http_idempotency.c.completed.is_(False),
-                http_idempotency.c.created_at == row.created_at,
-            )
-            .values(created_at=now)
+            _TAKE_OVER, {**this_key, "b_claimed_at": row.created_at, "b_now": now}
         )
         return Claimed() if taken.rowcount == 1 else InFlight()
 
@@ -85,21 +108,15 @@ class HttpIdempotencyRepository:
         self, principal: str, key: str, status_code: int, body: str, now: datetime
     ) -> None:
         await self._conn.execute(
-            update(http_idempotency)
-            .where(http_idempotency.c.principal == principal, http_idempotency.c.key == key)
-            .values(
-                completed=True,
-                status_code=status_code,
-                response_body=self._cipher.encrypt(body),
-                completed_at=now,
-            )
+            _COMPLETE,
+            {
+                "b_principal": principal,
+                "b_key": key,
+                "b_status_code": status_code,
+                "b_body": self._cipher.encrypt(body),
+                "b_now": now,
+            },
         )
 
     async def release(self, principal: str, key: str) -> None:
-        await self._conn.execute(
-            delete(http_idempotency).where(
-                http_idempotency.c.principal == principal,
-                http_idempotency.c.key == key,
-                http_idempotency.c.completed.is_(False),
-            )
-        )
+        await self._conn.execute(_RELEASE, {"b_principal": principal, "b_key": key})
