@@ -291,12 +291,16 @@ SELECT s.account_id, a.currency, g.id AS gl_account_id, nexum_uuid7() AS entry_i
 {_DUE_WHERE}
 """
 
+
 # Every account an entry touches, locked in id order: the order nexum_post_entry locks in,
 # so the posting run and live postings never deadlock.
-_LOCK_ACCOUNTS_POSTGRES = """
+def lock_due_accounts_postgres(due: str) -> str:
+    """Lock every account the entries of ``due`` touch, in id order: the order
+    nexum_post_entry locks in, so a posting run and live postings never deadlock."""
+    return f"""
 SELECT a.id FROM accounts a
- WHERE a.id IN (SELECT account_id FROM interest_due WHERE amount_minor > 0
-                UNION SELECT gl_account_id FROM interest_due WHERE amount_minor > 0)
+ WHERE a.id IN (SELECT account_id FROM {due} WHERE amount_minor > 0
+                UNION SELECT gl_account_id FROM {due} WHERE amount_minor > 0)
  ORDER BY a.id FOR UPDATE
 """
 
@@ -312,8 +316,20 @@ def _side(dialect: str, side: str) -> str:
     return f"CAST('{side}' AS entry_side)" if dialect == "postgresql" else f"'{side}'"
 
 
-def _posting_statements(dialect: str) -> list[str]:
-    """Entries, lines (interest expense debited, the account credited), then balances."""
+def entry_statements(dialect: str, due: str, customer_side: str) -> list[str]:
+    """One balanced entry for each row of the temporary table ``due`` with a positive
+    ``amount_minor`` (its columns: account_id, currency, gl_account_id, entry_id,
+    amount_minor): the entries, their two lines, then both accounts' balances, positions
+    and times, computed exactly as the posting engine does (the GL account's by a running
+    window). ``customer_side`` is the customer account's side, "C" (interest paid: the GL
+    account, an expense, is debited) or "D" (a fee: the GL account, an income, is
+    credited). The debit is line 1. Both GL kinds grow on their side; a deposit account
+    (a liability) grows on a credit and shrinks on a debit."""
+    if customer_side not in ("C", "D"):
+        raise ValueError("the customer side is C or D")
+    gl_side = "D" if customer_side == "C" else "C"
+    customer_sign = "+" if customer_side == "C" else "-"
+    gl_line, customer_line = (1, 2) if customer_side == "C" else (2, 1)
     latest_a, latest_g = _latest(dialect, "a.last_posted_at"), _latest(dialect, "g.last_posted_at")
     entry_time = (
         "GREATEST(:now, a.last_posted_at, g.last_posted_at)"
@@ -328,7 +344,7 @@ INSERT INTO journal_entries
      metadata, request_id, reversal_of)
 SELECT d.entry_id, :entry_type, :day, :day, {entry_time}, :actor, :channel, :reference,
        {no_metadata}, NULL, NULL
-  FROM interest_due d
+  FROM {due} d
   JOIN accounts a ON a.id = d.account_id
   JOIN accounts g ON g.id = d.gl_account_id
  WHERE d.amount_minor > 0
@@ -337,9 +353,9 @@ SELECT d.entry_id, :entry_type, :day, :day, {entry_time}, :actor, :channel, :ref
 INSERT INTO journal_lines
     (entry_id, line_no, account_id, account_seq, side, amount_minor, currency,
      balance_after_minor, posted_at)
-SELECT d.entry_id, 1, g.id, g.line_seq + ROW_NUMBER() OVER w, {_side(dialect, "D")},
+SELECT d.entry_id, {gl_line}, g.id, g.line_seq + ROW_NUMBER() OVER w, {_side(dialect, gl_side)},
        d.amount_minor, d.currency, g.posted_minor + SUM(d.amount_minor) OVER w, {latest_g}
-  FROM interest_due d
+  FROM {due} d
   JOIN accounts g ON g.id = d.gl_account_id
  WHERE d.amount_minor > 0
 WINDOW w AS (PARTITION BY d.gl_account_id ORDER BY d.account_id
@@ -349,19 +365,19 @@ WINDOW w AS (PARTITION BY d.gl_account_id ORDER BY d.account_id
 INSERT INTO journal_lines
     (entry_id, line_no, account_id, account_seq, side, amount_minor, currency,
      balance_after_minor, posted_at)
-SELECT d.entry_id, 2, a.id, a.line_seq + 1, {_side(dialect, "C")},
-       d.amount_minor, d.currency, a.posted_minor + d.amount_minor, {latest_a}
-  FROM interest_due d
+SELECT d.entry_id, {customer_line}, a.id, a.line_seq + 1, {_side(dialect, customer_side)},
+       d.amount_minor, d.currency, a.posted_minor {customer_sign} d.amount_minor, {latest_a}
+  FROM {due} d
   JOIN accounts a ON a.id = d.account_id
  WHERE d.amount_minor > 0
 """,
         f"""
 UPDATE accounts AS a
-   SET posted_minor = a.posted_minor + d.amount_minor,
+   SET posted_minor = a.posted_minor {customer_sign} d.amount_minor,
        line_seq = a.line_seq + 1,
        last_posted_at = {latest_a},
        updated_at = {latest_a}
-  FROM interest_due d
+  FROM {due} d
  WHERE d.account_id = a.id AND d.amount_minor > 0
 """,
         f"""
@@ -371,9 +387,16 @@ UPDATE accounts AS g
        last_posted_at = {latest_g},
        updated_at = {latest_g}
   FROM (SELECT gl_account_id, SUM(amount_minor) AS amount_minor, COUNT(*) AS lines
-          FROM interest_due WHERE amount_minor > 0 GROUP BY gl_account_id) totals
+          FROM {due} WHERE amount_minor > 0 GROUP BY gl_account_id) totals
  WHERE g.id = totals.gl_account_id
 """,
+    ]
+
+
+def _posting_statements(dialect: str) -> list[str]:
+    """Interest entries (interest expense debited, the account credited), then the state."""
+    return [
+        *entry_statements(dialect, "interest_due", "C"),
         f"""
 UPDATE deposit_interest_state AS s
    SET accrued = {"0" if dialect == "postgresql" else "'0'"},
@@ -386,24 +409,47 @@ UPDATE deposit_interest_state AS s
     ]
 
 
-_POSTING_TOTALS = """
+def due_totals(due: str) -> str:
+    """Entries and amount per currency of the positive rows of ``due``."""
+    return f"""
 SELECT currency, COUNT(*) AS entries, SUM(amount_minor) AS amount_minor
-  FROM interest_due WHERE amount_minor > 0 GROUP BY currency ORDER BY currency
+  FROM {due} WHERE amount_minor > 0 GROUP BY currency ORDER BY currency
 """
 
-_UNBALANCED_SQLITE = """
+
+def _unbalanced_sqlite(due: str) -> str:
+    return f"""
 SELECT l.entry_id FROM journal_lines l
- WHERE l.entry_id IN (SELECT entry_id FROM interest_due WHERE amount_minor > 0)
+ WHERE l.entry_id IN (SELECT entry_id FROM {due} WHERE amount_minor > 0)
  GROUP BY l.entry_id, l.currency
 HAVING COUNT(*) < 2 OR SUM(CASE WHEN l.side = 'D' THEN l.amount_minor
                                 ELSE -l.amount_minor END) <> 0
  LIMIT 1
 """
 
-_POSTED_LINES_SQLITE = """
-SELECT d.account_id, a.line_seq FROM interest_due d JOIN accounts a ON a.id = d.account_id
+
+def _posted_lines_sqlite(due: str) -> str:
+    return f"""
+SELECT d.account_id, a.line_seq FROM {due} d JOIN accounts a ON a.id = d.account_id
  WHERE d.amount_minor > 0
 """
+
+
+async def finish_sqlite_chunk(uow: SqlUnitOfWork, now: datetime, due: str, what: str) -> None:
+    """SQLite has no deferred constraint: check the entries of ``due`` balance here (``what``
+    names them in the error); announce the customers' lines in the outbox (PostgreSQL's
+    triggers do both); drop ``due``."""
+    conn = uow.connection
+    unbalanced = await conn.scalar(text(_unbalanced_sqlite(due)))
+    if unbalanced is not None:
+        raise UnbalancedEntry(f"{what} does not balance", entry_id=unbalanced)
+    if uow.outbox.enabled:
+        lines = (await conn.execute(typed(_posted_lines_sqlite(due)))).all()
+        await uow.outbox.announce_lines(
+            ((UUID(hex=str(row.account_id)), int(row.line_seq)) for row in lines), now
+        )
+    await conn.execute(text(f"DROP TABLE temp.{due}"))
+
 
 _POSTING_COUNT = """
 SELECT COUNT(*) FROM deposit_interest_state s JOIN accounts a ON a.id = s.account_id
@@ -418,11 +464,12 @@ SELECT account_id AS bound FROM (
 """
 
 
-def _typed(statement: str, *extra: BindParameter[Any]) -> TextClause:
+def typed(statement: str, *extra: BindParameter[Any]) -> TextClause:
     """``statement`` with the parameters every interest statement shares typed, so each
     database gets dates, times and ids in its own storage format."""
     names: dict[str, TypeEngine[Any]] = {
         "day": Date(),
+        "month": Date(),
         "now": UTCDateTime(),
         "after": Uuid(),
         "upto": Uuid(),
@@ -436,7 +483,7 @@ def _typed(statement: str, *extra: BindParameter[Any]) -> TextClause:
 
 def _bound(statement: str) -> TextClause:
     """A chunk's last account id, read back as a UUID on either database."""
-    return _typed(statement).columns(bound=Uuid())  # type: ignore[return-value]
+    return typed(statement).columns(bound=Uuid())  # type: ignore[return-value]
 
 
 class SqlDepositInterest:
@@ -494,7 +541,8 @@ class SqlDepositInterest:
             "precision": precision,
         }
         statements = self._accrual_statements(days, parameters)
-        return await self._in_chunks(
+        return await in_chunks(
+            self._storage,
             _ACCRUING_COUNT,
             _NEXT_ACCRUAL_BOUND,
             ACCRUAL_CHUNK,
@@ -515,8 +563,8 @@ class SqlDepositInterest:
                 parameters[f"day_count_{index}"] = day_count.value
                 parameters[f"days_{index}"] = count
                 parameters[f"year_days_{index}"] = day_count.days_in_year
-            return [_typed(_ACCRUE_POSTGRES.replace("{fractions}", ", ".join(rows)))]
-        return [_typed(_ACCRUE_SQLITE), _typed(_ACCRUE_SQLITE_STATE)]
+            return [typed(_ACCRUE_POSTGRES.replace("{fractions}", ", ".join(rows)))]
+        return [typed(_ACCRUE_SQLITE), typed(_ACCRUE_SQLITE_STATE)]
 
     # --- posting ----------------------------------------------------------------------------
 
@@ -540,38 +588,14 @@ class SqlDepositInterest:
             "channel": Channel.SYSTEM.value,
             "reference": f"interest to {business_date.isoformat()}",
         }
-        return await self._in_chunks(
+        return await in_chunks(
+            self._storage,
             _POSTING_COUNT,
             _NEXT_POSTING_BOUND,
             POSTING_CHUNK,
             functools.partial(self._post_chunk, parameters),
             report,
         )
-
-    async def _in_chunks(
-        self,
-        count: str,
-        next_bound: str,
-        chunk: int,
-        work: Callable[[UnitOfWork, dict[str, Any]], Awaitable[int]],
-        report: ProgressReport,
-    ) -> int:
-        """Run ``work`` over consecutive ranges of ``chunk`` account ids (``next_bound``
-        finds where each ends), each range in a transaction of its own; report progress
-        against ``count``, in accounts. Returns the sum of what ``work`` did."""
-        total = int(await self._scalar(_typed(count), {}) or 0)
-        scanned = done = 0
-        after = _BEFORE_ALL_IDS
-        while True:
-            upto = await self._scalar(_bound(next_bound), {"after": after, "chunk": chunk})
-            if upto is None:
-                return done
-            done += await self._storage.atomically(
-                _over_range(work, {"after": after, "upto": upto})
-            )
-            scanned = min(total, scanned + chunk)
-            report(scanned, total)
-            after = upto
 
     async def _post_chunk(
         self, parameters: dict[str, Any], uow: UnitOfWork, bounds: dict[str, Any]
@@ -582,21 +606,23 @@ class SqlDepositInterest:
         dialect = self._dialect
         frequencies = bindparam("frequencies", type_=String(), expanding=True)
         if dialect == "postgresql":
-            await conn.execute(_typed(_LOCK_STATE_POSTGRES, frequencies), parameters)
+            await conn.execute(typed(_LOCK_STATE_POSTGRES, frequencies), parameters)
             parameters["now"] = await conn.scalar(text("SELECT clock_timestamp()"))
             await conn.execute(text(_CREATE_DUE_POSTGRES))
-            await conn.execute(_typed(_DUE_POSTGRES, frequencies), parameters)
-            await conn.execute(text(_LOCK_ACCOUNTS_POSTGRES))
+            await conn.execute(typed(_DUE_POSTGRES, frequencies), parameters)
+            await conn.execute(text(lock_due_accounts_postgres("interest_due")))
         else:
             parameters["now"] = datetime.now(UTC)
             await conn.execute(text(_CREATE_DUE_SQLITE))
-            await conn.execute(_typed(_DUE_SQLITE, frequencies), parameters)
+            await conn.execute(typed(_DUE_SQLITE, frequencies), parameters)
         settled = int(await conn.scalar(text("SELECT COUNT(*) FROM interest_due")) or 0)
-        totals = (await conn.execute(text(_POSTING_TOTALS))).all()
+        totals = (await conn.execute(text(due_totals("interest_due")))).all()
         for statement in _posting_statements(dialect):
-            await conn.execute(_typed(statement), parameters)
+            await conn.execute(typed(statement), parameters)
         if dialect != "postgresql":
-            await self._finish_sqlite_chunk(sql_uow, parameters["now"])
+            await finish_sqlite_chunk(
+                sql_uow, parameters["now"], "interest_due", "an interest posting"
+            )
         if totals:
             await sql_uow.audit.append(
                 AuditRecord(
@@ -614,20 +640,6 @@ class SqlDepositInterest:
                 )
             )
         return settled
-
-    async def _finish_sqlite_chunk(self, uow: SqlUnitOfWork, now: datetime) -> None:
-        """SQLite has no deferred constraint: check the entries balance here; announce the
-        customers' lines in the outbox (PostgreSQL's triggers do both)."""
-        conn = uow.connection
-        unbalanced = await conn.scalar(text(_UNBALANCED_SQLITE))
-        if unbalanced is not None:
-            raise UnbalancedEntry("an interest posting does not balance", entry_id=unbalanced)
-        if uow.outbox.enabled:
-            lines = (await conn.execute(_typed(_POSTED_LINES_SQLITE))).all()
-            await uow.outbox.announce_lines(
-                ((UUID(hex=str(row.account_id)), int(row.line_seq)) for row in lines), now
-            )
-        await conn.execute(text("DROP TABLE temp.interest_due"))
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -667,11 +679,36 @@ class SqlDepositInterest:
 
         return await self._storage.read(read)
 
-    async def _scalar(self, statement: TextClause, parameters: dict[str, Any]) -> Any:
+
+async def in_chunks(
+    storage: Storage,
+    count: str,
+    next_bound: str,
+    chunk: int,
+    work: Callable[[UnitOfWork, dict[str, Any]], Awaitable[int]],
+    report: ProgressReport,
+) -> int:
+    """Run ``work`` over consecutive ranges of ``chunk`` account ids (``next_bound``
+    finds where each ends), each range in a transaction of its own; report progress
+    against ``count``, in accounts. Returns the sum of what ``work`` did."""
+
+    async def scalar(statement: TextClause, parameters: dict[str, Any]) -> Any:
         async def read(uow: UnitOfWork) -> Any:
             return await _connection(uow).scalar(statement, parameters)
 
-        return await self._storage.read(read)
+        return await storage.read(read)
+
+    total = int(await scalar(typed(count), {}) or 0)
+    scanned = done = 0
+    after = _BEFORE_ALL_IDS
+    while True:
+        upto = await scalar(_bound(next_bound), {"after": after, "chunk": chunk})
+        if upto is None:
+            return done
+        done += await storage.atomically(_over_range(work, {"after": after, "upto": upto}))
+        scanned = min(total, scanned + chunk)
+        report(scanned, total)
+        after = upto
 
 
 def _over_range(
