@@ -35,10 +35,12 @@ from core_banking.services.holds import HoldService
 from core_banking.services.ledger import LedgerService
 from core_banking.services.loans import LoanService
 from core_banking.services.loans_due import LoansDueStep
+from core_banking.services.maintenance_fees import DepositMaintenanceFees
 from core_banking.services.principal_cache import PrincipalCache
 from core_banking.services.products import ProductService
 from core_banking.storage import DatabaseRouter, Storage, create_storage
 from core_banking.storage.deposit_interest import SqlDepositInterest
+from core_banking.storage.maintenance_fees import SqlMaintenanceFees
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +212,7 @@ def close_of_business_steps(
     return [
         ExpireHoldsStep(storage, clock),
         *deposit_interest_steps(storage, interest_precision),
+        DepositMaintenanceFees(SqlMaintenanceFees(storage)),
         LoansDueStep(storage, clock),
         *credit_line_steps(storage, clock, interest_precision),
     ]

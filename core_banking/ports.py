@@ -780,6 +780,17 @@ class CloseOfBusinessStep(Protocol):
         ...
 
 
+class MaintenanceFeeBook(Protocol):
+    """Deposit maintenance fees in storage: the set-based month-end charge over every due
+    account (docs/close-of-business.md)."""
+
+    async def charge(self, business_date: date, month: date, report: ProgressReport) -> int:
+        """Charge ``month``'s maintenance fee (``month`` is its first day) on every account
+        due, or record it waived where the available funds do not cover it; returns the
+        accounts settled (none for a month already done)."""
+        ...
+
+
 class DepositInterestBook(Protocol):
     """Deposit interest in storage: set-based accrual and posting over every due account
     (docs/interest.md)."""

@@ -597,12 +597,15 @@ async def test_a_prepayment_is_refused_while_anything_is_overdue_or_for_the_whol
     await assert_ledger_holds(bank, loan)
 
 
-def test_loans_due_runs_after_the_deposit_interest_steps(tmp_sqlite_url):
+def test_loans_due_runs_after_the_deposit_steps(tmp_sqlite_url):
     names = [
         step.name for step in close_of_business_steps(create_storage(tmp_sqlite_url), FakeClock())
     ]
     position = names.index("loans_due")
-    assert names[position - 1] == "deposit_interest_posting"
+    assert names[position - 2 : position] == [
+        "deposit_interest_posting",
+        "deposit_maintenance_fees",
+    ]
 
 
 # --- payoff quotes -------------------------------------------------------------------------------

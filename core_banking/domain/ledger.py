@@ -52,6 +52,7 @@ class EntryType(StrEnum):
     HOLD_CAPTURE = "hold_capture"
     REVERSAL = "reversal"
     INTEREST_POSTING = "interest_posting"
+    MAINTENANCE_FEE = "maintenance_fee"
     LOAN_DISBURSEMENT = "loan_disbursement"
     LOAN_REPAYMENT = "loan_repayment"
     LOAN_PREPAYMENT = "loan_prepayment"

@@ -545,6 +545,43 @@ deposit_interest_state = Table(
     Column("last_posting_date", Date),
 )
 
+# Deposit maintenance fees (docs/close-of-business.md). ``deposit_fee_terms`` is the monthly
+# maintenance fee of each deposit product version, derived from ``products.definition`` by
+# the close-of-business step as ``deposit_interest_terms`` is. ``deposit_maintenance_fees``
+# holds one row per account and month (its first day): charged (the entry) or waived (the
+# reason); the key makes the fee once per account and month.
+deposit_fee_terms = Table(
+    "deposit_fee_terms",
+    metadata,
+    Column("product_id", Uuid, nullable=False),
+    Column("product_version", Integer, nullable=False),
+    Column("monthly_maintenance_fee_minor", BigInteger, nullable=False),
+    PrimaryKeyConstraint("product_id", "product_version"),
+    ForeignKeyConstraint(
+        ["product_id", "product_version"], ["products.product_id", "products.version"]
+    ),
+    CheckConstraint("monthly_maintenance_fee_minor >= 0", name="fee_not_negative"),
+)
+
+deposit_maintenance_fees = Table(
+    "deposit_maintenance_fees",
+    metadata,
+    Column("account_id", Uuid, ForeignKey("accounts.id"), nullable=False),
+    Column("month", Date, nullable=False, comment="its first day"),
+    Column("business_date", Date, nullable=False),
+    Column("fee_minor", BigInteger, nullable=False),
+    Column(
+        "entry_id",
+        Uuid,
+        ForeignKey("journal_entries.id"),
+        comment="the charge; NULL when waived",
+    ),
+    Column("waived_reason", String(32)),
+    PrimaryKeyConstraint("account_id", "month"),
+    CheckConstraint("fee_minor > 0", name="fee_positive"),
+    CheckConstraint("(entry_id IS NULL) = (waived_reason IS NOT NULL)", name="charged_or_waived"),
+)
+
 # Loans (docs/loans.md). A loan is opened from a term loan product version and keeps it; its
 # own ledger account (accounts.kind = 'loan', ``account_id``) holds the principal
 # outstanding from disbursement on (docs/adr/0008-loan-ledger-accounts.md). The schedule is

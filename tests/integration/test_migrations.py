@@ -90,6 +90,7 @@ DEPOSIT_INTEREST_TABLES = {
     "deposit_interest_accruals",
     "deposit_interest_state",
 }
+MAINTENANCE_FEE_TABLES = {"deposit_fee_terms", "deposit_maintenance_fees"}
 CREDIT_LINE_TABLES = {
     "credit_lines",
     "credit_line_movements",
@@ -105,6 +106,7 @@ ALL_TABLES = (
     | LOANS_TABLES
     | DEPOSIT_INTEREST_TABLES
     | CREDIT_LINE_TABLES
+    | MAINTENANCE_FEE_TABLES
 )
 
 # The built-in roles' amount limits as the roles table stores them: text, NULL for none.
@@ -329,6 +331,7 @@ def test_the_tables_are_those_of_the_metadata():
         + len(LOANS_TABLES)
         + len(DEPOSIT_INTEREST_TABLES)
         + len(CREDIT_LINE_TABLES)
+        + len(MAINTENANCE_FEE_TABLES)
     )
 
 

@@ -73,6 +73,7 @@ REVISIONS = (
     "0006_deposit_interest",
     "0007_loans",
     "0008_credit_lines",
+    "0009_maintenance_fees",
 )
 HEAD = REVISIONS[-1]
 
