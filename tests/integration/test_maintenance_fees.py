@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from core_banking.bootstrap import Nexum, close_of_business_steps
 from core_banking.domain.accounts import Account, AccountStatus
 from core_banking.domain.chart import GLCode, gl_account_id
-from core_banking.domain.commands import ChangeAccountStatus, Deposit, OpenAccount
+from core_banking.domain.commands import ChangeAccountStatus, Deposit, OpenAccount, PlaceHold
 from core_banking.services.maintenance_fees import DepositMaintenanceFees, is_month_end
 from core_banking.storage import Storage
 from core_banking.storage.maintenance_fees import SqlMaintenanceFees
@@ -300,6 +300,22 @@ async def test_the_overdraft_counts_towards_the_fee(bank, storage):
     assert len(await fee_entries(storage, within)) == 1
     assert await balance_of(storage, beyond.id) == 3_00
     assert (await months_of(storage, beyond))[date(2031, 7, 1)][3] == "insufficient_funds"
+    await assert_verified(storage)
+
+
+async def test_held_money_does_not_pay_the_fee(bank, storage):
+    held = await fee_account(bank)
+    await deposit(bank, held, "10.00")
+    await bank.holds.place(PlaceHold(held.id, money("6.00"), key()), CONTEXT)  # 4.00 left
+    free = await fee_account(bank)
+    await deposit(bank, free, "10.00")
+    await bank.holds.place(PlaceHold(free.id, money("5.00"), key()), CONTEXT)  # 5.00 left
+
+    await run_step(storage, date(2031, 10, 31))
+
+    assert await balance_of(storage, held.id) == 10_00
+    assert (await months_of(storage, held))[date(2031, 10, 1)][3] == "insufficient_funds"
+    assert await balance_of(storage, free.id) == 10_00 - FEE_MINOR
     await assert_verified(storage)
 
 
