@@ -1115,8 +1115,12 @@ async def test_migration_0007_goes_down_and_up_keeping_accounts_and_refuses_with
         await bank.aclose()
 
     manager = MigrationManager(own_url)
-    assert manager.migrate_down("0006_deposit_interest") == ["0008_credit_lines", "0007_loans"]
-    assert manager.migrate_up() == ["0007_loans", "0008_credit_lines"]
+    assert manager.migrate_down("0006_deposit_interest") == [
+        "0009_maintenance_fees",
+        "0008_credit_lines",
+        "0007_loans",
+    ]
+    assert manager.migrate_up() == ["0007_loans", "0008_credit_lines", "0009_maintenance_fees"]
 
     bank = build(settings_for(own_url), clock=clock)
     try:
@@ -1126,7 +1130,7 @@ async def test_migration_0007_goes_down_and_up_keeping_accounts_and_refuses_with
         await assert_ledger_holds(bank, loan)
     finally:
         await bank.aclose()
-    manager.migrate_down("0007_loans")  # 0008 alone: nothing of the loans
+    manager.migrate_down("0007_loans")  # 0009 and 0008: nothing of the loans
     with pytest.raises(Exception, match="loan accounts exist"):
         manager.migrate_down("0006_deposit_interest")
 
