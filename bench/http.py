@@ -128,6 +128,7 @@ class LoadResult:
     failed: int
     p50_ms: float
     p99_ms: float
+    server_cpu_ms: float  # the API process's CPU time per request answered
 
 
 def _free_port() -> int:
@@ -189,12 +190,20 @@ def _bearer_token(base_url: str) -> str:
         return token
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wrk(
     base_url: str,
+    server_pid: int,
     script: Path,
     concurrency: int,
     seconds: float,
 ) -> LoadResult:
+    cpu_before = _cpu_seconds(server_pid)
     output = subprocess.run(
         [
             "wrk",
@@ -217,6 +226,7 @@ def _wrk(
     line = next((line for line in output.splitlines() if line.startswith(RESULT_MARK)), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{output}")
+    server_cpu = _cpu_seconds(server_pid) - cpu_before
     figures = json.loads(line.removeprefix(RESULT_MARK))
     answered = figures["requests"] - figures["failed"]
     return LoadResult(
@@ -224,6 +234,7 @@ def _wrk(
         failed=figures["failed"],
         p50_ms=figures["p50_us"] / 1000,
         p99_ms=figures["p99_us"] / 1000,
+        server_cpu_ms=1000 * server_cpu / max(answered, 1),
     )
 
 
@@ -289,8 +300,10 @@ def main() -> None:
                 # new scripts each round: their Idempotency-Keys must not repeat a round's
                 single = _script(directory, accounts, token, 0)
                 batched = _script(directory, accounts, token, options.batch_size)
-                transfers.append(_wrk(base_url, single, TRANSFER_CONCURRENCY, options.duration))
-                batch = _wrk(base_url, batched, BATCH_CONCURRENCY, options.duration)
+                transfers.append(
+                    _wrk(base_url, server.pid, single, TRANSFER_CONCURRENCY, options.duration)
+                )
+                batch = _wrk(base_url, server.pid, batched, BATCH_CONCURRENCY, options.duration)
                 batches.append(batch)
                 reference.append(
                     pgbench_tpcb_rate(reference_url, TRANSFER_CONCURRENCY, options.duration)
@@ -298,6 +311,7 @@ def main() -> None:
                 print(
                     f"round {round_number}: HTTP transfers {transfers[-1].per_second:7.0f}/s "
                     f"(p50 {transfers[-1].p50_ms:.1f} ms, p99 {transfers[-1].p99_ms:.1f} ms, "
+                    f"server CPU {transfers[-1].server_cpu_ms:.2f} ms each, "
                     f"{transfers[-1].failed} failed)   batched "
                     f"{batch.per_second * options.batch_size:7.0f} transfers/s "
                     f"({batch.failed} failed)   pgbench TPC-B {reference[-1]:7.0f} tps",
@@ -320,6 +334,9 @@ def main() -> None:
         "http_transfers": round(transfer_rate),
         "p50_ms": round(statistics.median(r.p50_ms for r in transfers), 2),
         "p99_ms": round(statistics.median(r.p99_ms for r in transfers), 2),
+        "server_cpu_ms_per_transfer": round(
+            statistics.median(r.server_cpu_ms for r in transfers), 2
+        ),
         "failed_requests": sum(r.failed for r in transfers) + sum(r.failed for r in batches),
         "batch_transfers": round(batch_rate),
         "batch_size": options.batch_size,

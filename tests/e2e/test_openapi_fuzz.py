@@ -34,7 +34,7 @@ from support.server import running_server
 pytestmark = pytest.mark.slow
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
-EXAMPLES_PER_OPERATION = 10
+EXAMPLES_PER_OPERATION = 5
 SEED = 20261128
 DOCUMENTATION_NETWORK = "192.0.2.0/24"  # RFC 5737: no client is ever there
 
