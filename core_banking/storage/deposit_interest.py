@@ -49,6 +49,7 @@ from sqlalchemy import (
     BindParameter,
     Date,
     String,
+    Table,
     TextClause,
     Uuid,
     bindparam,
@@ -503,23 +504,10 @@ class SqlDepositInterest:
 
         async def derive(uow: UnitOfWork) -> int:
             conn = _connection(uow)
-            rows = (
-                await conn.execute(
-                    select(products)
-                    .outerjoin(
-                        deposit_interest_terms,
-                        (deposit_interest_terms.c.product_id == products.c.product_id)
-                        & (deposit_interest_terms.c.product_version == products.c.version),
-                    )
-                    .where(
-                        products.c.kind == ProductKind.DEPOSIT.value,
-                        deposit_interest_terms.c.product_id.is_(None),
-                    )
-                )
-            ).all()
-            for row in rows:  # new product versions: a handful, never the accounts
-                await _insert_terms(conn, cast(DepositProduct, product_from_row(row._mapping)))
-            return len(rows)
+            fresh = await deposit_products_not_in(conn, deposit_interest_terms)
+            for product in fresh:
+                await _insert_terms(conn, product)
+            return len(fresh)
 
         return await self._storage.atomically(derive)
 
@@ -718,6 +706,23 @@ def _over_range(
         return await work(uow, bounds)
 
     return in_range
+
+
+async def deposit_products_not_in(conn: AsyncConnection, terms: Table) -> list[DepositProduct]:
+    """The deposit product versions that ``terms`` (keyed by product_id, product_version)
+    has no row for yet: new versions, a handful at a time, never the accounts."""
+    rows = (
+        await conn.execute(
+            select(products)
+            .outerjoin(
+                terms,
+                (terms.c.product_id == products.c.product_id)
+                & (terms.c.product_version == products.c.version),
+            )
+            .where(products.c.kind == ProductKind.DEPOSIT.value, terms.c.product_id.is_(None))
+        )
+    ).all()
+    return [cast(DepositProduct, product_from_row(row._mapping)) for row in rows]
 
 
 def _connection(uow: UnitOfWork) -> AsyncConnection:

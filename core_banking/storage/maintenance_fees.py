@@ -27,25 +27,23 @@ import functools
 from datetime import UTC, date, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from core_banking.domain.audit import AuditRecord
 from core_banking.domain.chart import GLCode
 from core_banking.domain.ledger import Channel, EntryType
-from core_banking.domain.lending.catalog import ProductKind
-from core_banking.domain.lending.deposit_products import DepositProduct
 from core_banking.ports import ProgressReport, UnitOfWork
 from core_banking.storage.base import Storage
 from core_banking.storage.deposit_interest import (
     ACTOR,
+    deposit_products_not_in,
     due_totals,
     entry_statements,
     finish_sqlite_chunk,
     in_chunks,
     typed,
 )
-from core_banking.storage.product_documents import product_from_row
-from core_banking.storage.schema import deposit_fee_terms, products
+from core_banking.storage.schema import deposit_fee_terms
 from core_banking.storage.unit_of_work import SqlUnitOfWork
 
 FEE_CHUNK: Final = 5_000
@@ -137,22 +135,8 @@ class SqlMaintenanceFees:
 
         async def derive(uow: UnitOfWork) -> int:
             conn = cast(SqlUnitOfWork, uow).connection
-            rows = (
-                await conn.execute(
-                    select(products)
-                    .outerjoin(
-                        deposit_fee_terms,
-                        (deposit_fee_terms.c.product_id == products.c.product_id)
-                        & (deposit_fee_terms.c.product_version == products.c.version),
-                    )
-                    .where(
-                        products.c.kind == ProductKind.DEPOSIT.value,
-                        deposit_fee_terms.c.product_id.is_(None),
-                    )
-                )
-            ).all()
-            if rows:  # new product versions: a handful, never the accounts
-                decoded = [cast(DepositProduct, product_from_row(row._mapping)) for row in rows]
+            decoded = await deposit_products_not_in(conn, deposit_fee_terms)
+            if decoded:
                 await conn.execute(
                     deposit_fee_terms.insert(),
                     [
@@ -166,7 +150,7 @@ class SqlMaintenanceFees:
                         for product in decoded
                     ],
                 )
-            return len(rows)
+            return len(decoded)
 
         return await self._storage.atomically(derive)
 
