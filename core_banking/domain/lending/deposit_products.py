@@ -23,6 +23,7 @@ from core_banking.domain.lending._checks import (
 )
 from core_banking.domain.lending.dates import add_months
 from core_banking.domain.lending.day_count import DayCount
+from core_banking.domain.lending.errors import BelowMinimumOpening
 from core_banking.domain.lending.fees import FeeRule
 from core_banking.domain.lending.products import ProductStatus, check_identity
 from core_banking.domain.lending.rates import Compounding, FixedRate, InterestRate, TieredRate
@@ -138,3 +139,15 @@ class DepositProduct:
             raise InvalidInput(
                 "only a term deposit posts its interest at maturity", field="posting_frequency"
             )
+
+    def require_opening_deposit(self, amount_minor: int) -> None:
+        """Refuse an opening deposit below the product's minimum opening balance (a
+        product without one accepts any opening, none included)."""
+        require_minor(amount_minor, "opening_deposit")
+        if amount_minor < self.minimum_opening_minor:
+            raise BelowMinimumOpening(
+                "the opening deposit is below the product's minimum opening balance",
+                product_id=str(self.product_id),
+                minimum_opening_minor=self.minimum_opening_minor,
+            )
+

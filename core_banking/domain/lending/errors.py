@@ -8,6 +8,7 @@ their base class without knowing them, and clients match on their stable ``code`
     ├── OverpaymentRefused       a payment above what is due, on a product that keeps no credit
     ├── CreditLimitExceeded      a draw beyond a credit line's limit
     ├── ProductNotActive         opening from a product with no active version
+    ├── BelowMinimumOpening      an opening deposit below the product's minimum
     └── WrongProductKind         a product that cannot open what was asked (a loan product
                                  for a deposit account)
     Forbidden
@@ -31,6 +32,10 @@ class CreditLimitExceeded(RuleViolation):
 
 class ProductNotActive(RuleViolation):
     code = "product_not_active"
+
+
+class BelowMinimumOpening(RuleViolation):
+    code = "below_minimum_opening_balance"
 
 
 class WrongProductKind(RuleViolation):
