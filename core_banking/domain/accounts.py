@@ -48,11 +48,15 @@ class AccountKind(StrEnum):
     """``gl``: the bank's own accounts (a code, no customer). ``deposit``: a customer's
     deposit account (a number and a customer). ``loan``: one loan's principal, an asset
     whose balance is the principal outstanding (a customer, no number: it is reached
-    through its loan, never by payments; docs/adr/0008-loan-ledger-accounts.md)."""
+    through its loan, never by payments; docs/adr/0008-loan-ledger-accounts.md).
+    ``term_deposit``: a customer's term deposit (a number and a customer, like a deposit
+    account), a liability whose money moves only through its term deposit: opening, interest,
+    maturity and early closure, never ordinary payments (docs/term-deposits.md)."""
 
     GENERAL_LEDGER = "gl"
     DEPOSIT = "deposit"
     LOAN = "loan"
+    TERM_DEPOSIT = "term_deposit"
 
 
 class AccountStatus(StrEnum):

@@ -64,6 +64,9 @@ class EntryType(StrEnum):
     CREDIT_LINE_PAYMENT = "credit_line_payment"
     CREDIT_LINE_INTEREST = "credit_line_interest"
     CREDIT_LINE_LATE_FEES = "credit_line_late_fees"
+    TERM_DEPOSIT_OPENING = "term_deposit_opening"
+    TERM_DEPOSIT_PAYOUT = "term_deposit_payout"
+    TERM_DEPOSIT_EARLY_CLOSURE = "term_deposit_early_closure"
 
 
 LOAN_ENTRY_TYPES = frozenset(
@@ -90,6 +93,16 @@ CREDIT_LINE_ENTRY_TYPES = frozenset(
 )
 """Entries a credit line made: each is matched by the line's subledger movements, so a
 reversal on its own would leave the subledger behind the ledger; never reversed alone."""
+
+TERM_DEPOSIT_ENTRY_TYPES = frozenset(
+    {
+        EntryType.TERM_DEPOSIT_OPENING,
+        EntryType.TERM_DEPOSIT_PAYOUT,
+        EntryType.TERM_DEPOSIT_EARLY_CLOSURE,
+    }
+)
+"""Entries a term deposit's life made: its record (principal, status) moves with them, so
+they are never reversed on their own."""
 
 
 class Channel(StrEnum):

@@ -31,6 +31,7 @@ from core_banking.domain.errors import DomainError, InvalidInput, InvalidTransit
 from core_banking.domain.ledger import (
     CREDIT_LINE_ENTRY_TYPES,
     LOAN_ENTRY_TYPES,
+    TERM_DEPOSIT_ENTRY_TYPES,
     Channel,
     EntryType,
     JournalEntry,
@@ -222,6 +223,8 @@ class LedgerService:
             raise InvalidTransition("a loan's entries are corrected through the loan")
         if original.entry_type in CREDIT_LINE_ENTRY_TYPES:
             raise InvalidTransition("a credit line's entries are corrected through the line")
+        if original.entry_type in TERM_DEPOSIT_ENTRY_TYPES:
+            raise InvalidTransition("a term deposit's entries are not reversed on their own")
         return await self._post(
             EntryType.REVERSAL,
             reversal_legs(original),

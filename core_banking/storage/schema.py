@@ -51,10 +51,12 @@ from core_banking.domain.lending.credit_line_accounts import (
 )
 from core_banking.domain.lending.dates import RepaymentFrequency
 from core_banking.domain.lending.day_count import DayCount
+from core_banking.domain.lending.deposit_products import MaturityAction, TermUnit
 from core_banking.domain.lending.loan_products import AmortizationMethod
 from core_banking.domain.lending.loan_status import LoanStatus
 from core_banking.domain.lending.loans import InstallmentStatus
 from core_banking.domain.lending.products import ProductStatus
+from core_banking.domain.lending.term_deposits import TermDepositStatus
 from core_banking.domain.users import UserStatus
 from core_banking.storage.types import EXACT_DECIMAL, UTCDateTime
 
@@ -155,8 +157,8 @@ accounts = Table(
     ).ddl_if(dialect="sqlite"),
     CheckConstraint(
         "(kind = 'gl' AND code IS NOT NULL AND customer_id IS NULL AND number IS NULL)"
-        " OR (kind = 'deposit' AND number IS NOT NULL AND customer_id IS NOT NULL"
-        " AND code IS NULL)"
+        " OR (kind IN ('deposit', 'term_deposit') AND number IS NOT NULL"
+        " AND customer_id IS NOT NULL AND code IS NULL)"
         " OR (kind = 'loan' AND customer_id IS NOT NULL AND code IS NULL AND number IS NULL)",
         name="kind_identity",
     ).ddl_if(dialect="sqlite"),  # PostgreSQL: trigger trg_accounts_identity, see below
@@ -797,4 +799,46 @@ credit_line_statements = Table(
         " + fees_minor",
         name="figures_agree",
     ),
+)
+
+# Term deposits (docs/term-deposits.md): one row per term deposit, keyed by its own ledger
+# account (accounts.kind = 'term_deposit'), which holds its money. The row keeps the term it
+# was opened with, its payout account and where it stands: the current term's start,
+# principal and maturity, and how many terms it has run (rollovers start new ones).
+term_deposits = Table(
+    "term_deposits",
+    metadata,
+    Column("account_id", Uuid, ForeignKey("accounts.id"), primary_key=True),
+    Column("customer_id", Uuid, ForeignKey("customers.id"), nullable=False),
+    Column("product_id", Uuid, nullable=False),
+    Column("product_version", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("principal_minor", BigInteger, nullable=False, comment="at the current term's start"),
+    Column("term_length", Integer, nullable=False),
+    Column("term_unit", _enum(TermUnit, "term_unit"), nullable=False),
+    Column("maturity_action", _enum(MaturityAction, "maturity_action"), nullable=False),
+    Column(
+        "payout_account_id",
+        Uuid,
+        ForeignKey("accounts.id"),
+        nullable=False,
+        comment="where the money goes at maturity or early closure",
+    ),
+    Column("start_date", Date, nullable=False, comment="the first term's start"),
+    Column("term_start", Date, nullable=False),
+    Column("maturity_date", Date, nullable=False),
+    Column("term_number", Integer, nullable=False, comment="1 for the first term"),
+    Column("status", _enum(TermDepositStatus, "term_deposit_status"), nullable=False),
+    Column("closed_on", Date),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["product_id", "product_version"], ["products.product_id", "products.version"]
+    ),
+    Index("ix_term_deposits_customer_id", "customer_id"),
+    Index("ix_term_deposits_status_maturity_date", "status", "maturity_date"),
+    CheckConstraint("principal_minor > 0", name="principal_positive"),
+    CheckConstraint("term_length > 0 AND term_number > 0", name="term_positive"),
+    CheckConstraint("term_start < maturity_date", name="term_ends_after_start"),
+    CheckConstraint("(status = 'active') = (closed_on IS NULL)", name="closed_when_not_active"),
 )

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from core_banking.migrations.sqlite_accounts import rewrite_sqlite_accounts
+
 revision: str = "0007_loans"
 down_revision: str | None = "0006_deposit_interest"
 branch_labels: str | Sequence[str] | None = None
@@ -40,7 +42,6 @@ _IDENTITY_DEPOSIT = (
 _IDENTITY_LOAN = (
     " OR (kind = 'loan' AND customer_id IS NOT NULL AND code IS NULL AND number IS NULL)"
 )
-_ACCOUNTS_COPY = "_accounts_before_0007"
 
 _IDENTITY_FUNCTION = """
 CREATE OR REPLACE FUNCTION nexum_check_account_identity() RETURNS trigger
@@ -79,7 +80,7 @@ def upgrade() -> None:
         op.execute("ALTER TYPE account_kind ADD VALUE 'loan'")
         op.execute(_IDENTITY_FUNCTION.format(loan_rule=_LOAN_RULE, message=_MESSAGE_AFTER))
     else:
-        _rewrite_sqlite_accounts(
+        rewrite_sqlite_accounts(
             (_KIND_CHECK_BEFORE, _KIND_CHECK_AFTER),
             (_IDENTITY_DEPOSIT, _IDENTITY_DEPOSIT + _IDENTITY_LOAN),
         )
@@ -108,7 +109,7 @@ def downgrade() -> None:
         op.execute("DROP TYPE account_kind_0007")
         op.execute(_IDENTITY_TRIGGER)
     else:
-        _rewrite_sqlite_accounts(
+        rewrite_sqlite_accounts(
             (_KIND_CHECK_AFTER, _KIND_CHECK_BEFORE),
             (_IDENTITY_DEPOSIT + _IDENTITY_LOAN, _IDENTITY_DEPOSIT),
         )
@@ -122,36 +123,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for name in _ENUM_TYPES:
             op.execute(f"DROP TYPE IF EXISTS {name}")
-
-
-def _rewrite_sqlite_accounts(*changes: tuple[str, str]) -> None:
-    """Rebuild SQLite's accounts table from its stored definition with ``changes`` (old
-    text, new text) made to it, keeping its rows, indexes and triggers."""
-    bind = op.get_bind()
-    definition = bind.scalar(
-        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accounts'")
-    )
-    for old, new in changes:
-        if str(definition).count(old) != 1:
-            raise RuntimeError(f"the accounts table does not read as expected: {old!r}")
-        definition = str(definition).replace(old, new)
-    dependents = [
-        row[0]
-        for row in bind.execute(
-            sa.text(
-                "SELECT sql FROM sqlite_master WHERE tbl_name = 'accounts'"
-                " AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name"
-            )
-        )
-    ]
-    op.execute("PRAGMA defer_foreign_keys = ON")  # until this transaction commits
-    op.execute(f"CREATE TABLE {_ACCOUNTS_COPY} AS SELECT * FROM accounts")
-    op.execute("DROP TABLE accounts")
-    op.execute(definition)
-    for statement in dependents:
-        op.execute(statement)
-    op.execute(f"INSERT INTO accounts SELECT * FROM {_ACCOUNTS_COPY}")
-    op.execute(f"DROP TABLE {_ACCOUNTS_COPY}")
 
 
 def _enum(name: str, *values: str) -> sa.Enum:
