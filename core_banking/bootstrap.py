@@ -38,9 +38,11 @@ from core_banking.services.loans_due import LoansDueStep
 from core_banking.services.maintenance_fees import DepositMaintenanceFees
 from core_banking.services.principal_cache import PrincipalCache
 from core_banking.services.products import ProductService
+from core_banking.services.term_deposits import TermDepositMaturity, TermDepositService
 from core_banking.storage import DatabaseRouter, Storage, create_storage
 from core_banking.storage.deposit_interest import SqlDepositInterest
 from core_banking.storage.maintenance_fees import SqlMaintenanceFees
+from core_banking.storage.term_deposit_maturity import SqlTermDepositMaturity
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class Nexum:
     close_of_business: CloseOfBusinessService
     deposit_interest: DepositInterestService
     credit_lines: CreditLineService
+    term_deposits: TermDepositService
     router: DatabaseRouter
     """``storage`` and the read replicas (NEXUM_DATABASE_REPLICA_URLS): the store of the
     services with reads that may lag; auth and holds decide on what they read, so they use
@@ -213,6 +216,7 @@ def close_of_business_steps(
         ExpireHoldsStep(storage, clock),
         *deposit_interest_steps(storage, interest_precision),
         DepositMaintenanceFees(SqlMaintenanceFees(storage)),
+        TermDepositMaturity(SqlDepositInterest(storage), SqlTermDepositMaturity(storage)),
         LoansDueStep(storage, clock),
         *credit_line_steps(storage, clock, interest_precision),
     ]
@@ -273,6 +277,7 @@ def build(
         ),
         deposit_interest=DepositInterestService(SqlDepositInterest(storage)),
         credit_lines=CreditLineService(router, clock, policy),
+        term_deposits=TermDepositService(router, clock, policy),
         router=router,
         events=relay_from(config, storage, clock, telemetry),
         cache=cache,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -41,6 +42,7 @@ from core_banking.domain.lending.loan_status import LoanStatus
 from core_banking.domain.lending.loans import Installment, Loan
 from core_banking.domain.lending.products import ProductStatus
 from core_banking.domain.lending.schedule import Prepayment
+from core_banking.domain.lending.term_deposits import TermDeposit, TermDepositStatus
 from core_banking.domain.users import ApiKey, Role, Session, User
 
 T = TypeVar("T")
@@ -593,6 +595,53 @@ class Loans(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class TermDepositQuery:
+    """Term deposits matching every filter given, newest first; ``after`` is the last id
+    seen."""
+
+    limit: int
+    after: UUID | None = None
+    customer_id: UUID | None = None
+    status: TermDepositStatus | None = None
+
+
+class TermDeposits(Protocol):
+    """Term deposits, and the interest state their early closure settles
+    (docs/term-deposits.md)."""
+
+    async def insert(self, deposit: TermDeposit) -> None: ...
+
+    async def get(self, account_id: UUID) -> TermDeposit | None: ...
+
+    async def lock(self, account_id: UUID) -> TermDeposit:
+        """Until the transaction ends; raises NotFound for an unknown deposit."""
+        ...
+
+    async def search(self, query: TermDepositQuery) -> list[TermDeposit]: ...
+
+    async def close(
+        self, account_id: UUID, status: TermDepositStatus, closed_on: date, now: datetime
+    ) -> None: ...
+
+    async def unposted_interest(self, account_id: UUID) -> tuple[Decimal, Decimal]:
+        """(accrued since the last posting, residue carried), locked; zeros when none."""
+        ...
+
+    async def interest_posted(
+        self, account_id: UUID, posted_minor: int, residue: Decimal, business_date: date
+    ) -> None: ...
+
+
+class TermDepositMaturityBook(Protocol):
+    """Term deposits' settlement at maturity, set-based (docs/term-deposits.md)."""
+
+    async def settle(self, business_date: date, report: ProgressReport) -> int:
+        """Pay out or roll over every deposit whose term ends with ``business_date``;
+        returns the deposits settled."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class CreditLineQuery:
     """Credit lines matching every filter given, newest first; ``after`` is the last id
     seen."""
@@ -722,6 +771,9 @@ class UnitOfWork(Protocol):
     @property
     def credit_lines(self) -> CreditLines: ...
 
+    @property
+    def term_deposits(self) -> TermDeposits: ...
+
     async def serialize_setup(self) -> None:
         """Make concurrent first-admin set-ups queue, so only one can succeed."""
         ...
@@ -815,6 +867,11 @@ class DepositInterestBook(Protocol):
     ) -> int:
         """Post what has accrued on accounts whose product posts at one of ``frequencies``;
         returns the accounts settled (none for a date already posted)."""
+        ...
+
+    async def post_maturing(self, business_date: date, report: ProgressReport) -> int:
+        """Post what has accrued on term deposits whose term ends with ``business_date``;
+        returns the accounts settled."""
         ...
 
     async def position(self, account_id: UUID) -> InterestPosition | None:

@@ -95,6 +95,16 @@ CREDIT_LINE_PERMISSIONS = {
     "auditor": {"credit_lines:read"},
     "customer_service": {"credit_lines:read"},
 }
+# Term deposits by built-in role, as docs/security.md states it: every role reads them,
+# administrators, managers and tellers place and close them.
+TERM_DEPOSIT_PERMISSIONS = {
+    "admin": {"term_deposits:read", "term_deposits:write"},
+    "manager": {"term_deposits:read", "term_deposits:write"},
+    "teller": {"term_deposits:read", "term_deposits:write"},
+    "loan_officer": {"term_deposits:read"},
+    "auditor": {"term_deposits:read"},
+    "customer_service": {"term_deposits:read"},
+}
 LOGOUT = ("/auth/logout", "POST")
 NEXUM = Path(sys.executable).with_name("nexum")
 ENCRYPTED_COLUMNS = (
@@ -248,6 +258,14 @@ def test_each_builtin_role_has_its_credit_line_permissions():
         spec.name: {permission.value for permission in spec.permissions & credit_lines}
         for spec in DEFAULT_ROLES
     } == CREDIT_LINE_PERMISSIONS
+
+
+def test_each_builtin_role_has_its_term_deposit_permissions():
+    term_deposits = {Permission.TERM_DEPOSITS_READ, Permission.TERM_DEPOSITS_WRITE}
+    assert {
+        spec.name: {permission.value for permission in spec.permissions & term_deposits}
+        for spec in DEFAULT_ROLES
+    } == TERM_DEPOSIT_PERMISSIONS
 
 
 def test_public_paths_are_only_the_probes_the_docs_login_and_setup():

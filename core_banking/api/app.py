@@ -33,6 +33,7 @@ from core_banking.api.routers import (
     loans,
     metrics,
     products,
+    term_deposits,
     transactions,
 )
 from core_banking.api.security import document_permissions
@@ -188,6 +189,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
         products,
         loans,
         credit_lines,
+        term_deposits,
         transactions,
         audit,
         close_of_business,

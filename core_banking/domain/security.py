@@ -54,6 +54,8 @@ class Permission(StrEnum):
     LOANS_WRITE_OFF = "loans:write_off"
     CREDIT_LINES_READ = "credit_lines:read"
     CREDIT_LINES_WRITE = "credit_lines:write"
+    TERM_DEPOSITS_READ = "term_deposits:read"
+    TERM_DEPOSITS_WRITE = "term_deposits:write"
 
 
 class PrincipalKind(StrEnum):
@@ -93,6 +95,7 @@ _READ = frozenset(
         Permission.PRODUCTS_READ,
         Permission.LOANS_READ,
         Permission.CREDIT_LINES_READ,
+        Permission.TERM_DEPOSITS_READ,
     }
 )
 
@@ -115,8 +118,9 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
     ),
     RoleSpec(
         "teller",
-        "Serves customers at the counter: customers, opening accounts, deposits, "
-        "withdrawals, transfers, holds and loan repayments up to 10,000.00 per transaction.",
+        "Serves customers at the counter: customers, opening accounts and term deposits, "
+        "deposits, withdrawals, transfers, holds and loan repayments up to 10,000.00 per "
+        "transaction.",
         _READ
         | {
             Permission.CUSTOMERS_WRITE,
@@ -126,6 +130,7 @@ DEFAULT_ROLES: tuple[RoleSpec, ...] = (
             Permission.TRANSACTIONS_TRANSFER,
             Permission.HOLDS_WRITE,
             Permission.LOANS_REPAY,
+            Permission.TERM_DEPOSITS_WRITE,
         },
         Decimal("10000.00"),
     ),

@@ -96,7 +96,7 @@ class AccountService:
                 status=AccountStatus.ACTIVE,
                 name=name,
                 code=None,
-                number=await _unused_number(uow),
+                number=await unused_account_number(uow),
                 customer_id=customer.id,
                 product=product_type,
                 posted_minor=0,
@@ -222,7 +222,29 @@ async def _active_product(uow: UnitOfWork, product_id: UUID) -> Product:
     return record.product
 
 
-async def _unused_number(uow: UnitOfWork) -> str:
+async def own_deposit_account(
+    uow: UnitOfWork, account_id: UUID, customer_id: UUID, code: str, purpose: str
+) -> Account:
+    """``account_id`` if it is an active deposit account of ``customer_id`` in ``code``;
+    ``purpose`` begins the refusal's message ("a credit line draws into")."""
+    account = await uow.accounts.get(account_id)
+    if account is None:
+        raise NotFound("no such account", account_id=str(account_id))
+    if account.kind is not AccountKind.DEPOSIT or account.customer_id != customer_id:
+        raise WrongAccountKind(
+            f"{purpose} a deposit account of its own customer", account_id=str(account_id)
+        )
+    if account.currency != code:
+        raise CurrencyMismatch(
+            f"the deposit account is in {account.currency}, the product in {code}",
+            account_id=str(account_id),
+        )
+    if account.status is not AccountStatus.ACTIVE:
+        raise RuleViolation(f"the deposit account is {account.status}", account_id=str(account_id))
+    return account
+
+
+async def unused_account_number(uow: UnitOfWork) -> str:
     """A fresh account number; the unique index catches the (astronomically rare) race."""
     for _ in range(ACCOUNT_NUMBER_ATTEMPTS):
         number = new_account_number()

@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from core_banking.domain.accounts import AccountKind, AccountStatus, Side
+from core_banking.domain.accounts import Side
 from core_banking.domain.chart import GLCode
 from core_banking.domain.commands import RequestContext
 from core_banking.domain.customers import CustomerStatus
@@ -26,7 +26,6 @@ from core_banking.domain.errors import (
     InvariantViolation,
     NotFound,
     RuleViolation,
-    WrongAccountKind,
 )
 from core_banking.domain.ids import uuid7
 from core_banking.domain.ledger import Channel, EntryType, JournalEntry, Leg, check_reference
@@ -45,6 +44,7 @@ from core_banking.domain.lending.products import ProductStatus
 from core_banking.domain.money import Money
 from core_banking.domain.policy import BusinessPolicy
 from core_banking.ports import Clock, CreditLineQuery, LedgerStore, UnitOfWork
+from core_banking.services.accounts import own_deposit_account
 from core_banking.services.auditing import audit_record
 from core_banking.services.postings import PostingPreparer, claim_for, customer_leg, gl_leg
 
@@ -133,7 +133,9 @@ class CreditLineService:
             product = await _active_credit_line_product(uow, command.product_id)
             code = product.currency.code
             _check_limit(command.limit, product)
-            await _check_deposit_account(uow, command.deposit_account_id, customer.id, code)
+            await own_deposit_account(
+                uow, command.deposit_account_id, customer.id, code, "a credit line draws into"
+            )
             await uow.accounts.ensure_chart(code, now)
             today = self._clock.today()
             line = CreditLine(
@@ -368,26 +370,6 @@ async def _active_credit_line_product(uow: UnitOfWork, product_id: UUID) -> Cred
     if product.status is not ProductStatus.ACTIVE:
         raise InvariantViolation("the active version is not active", product_id=str(product_id))
     return product
-
-
-async def _check_deposit_account(
-    uow: UnitOfWork, account_id: UUID, customer_id: UUID, code: str
-) -> None:
-    account = await uow.accounts.get(account_id)
-    if account is None:
-        raise NotFound("no such account", account_id=str(account_id))
-    if account.kind is not AccountKind.DEPOSIT or account.customer_id != customer_id:
-        raise WrongAccountKind(
-            "a credit line draws into a deposit account of its own customer",
-            account_id=str(account_id),
-        )
-    if account.currency != code:
-        raise CurrencyMismatch(
-            f"the deposit account is in {account.currency}, the product in {code}",
-            account_id=str(account_id),
-        )
-    if account.status is not AccountStatus.ACTIVE:
-        raise RuleViolation(f"the deposit account is {account.status}", account_id=str(account_id))
 
 
 async def _existing(uow: UnitOfWork, credit_line_id: UUID) -> CreditLine:

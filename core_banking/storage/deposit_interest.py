@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final, cast
@@ -79,6 +79,7 @@ from core_banking.storage.schema import (
     deposit_interest_tiers,
     products,
 )
+from core_banking.storage.term_deposit_sql import DEPOSIT_KINDS, EARNING, MATURING
 from core_banking.storage.types import UTCDateTime
 from core_banking.storage.unit_of_work import SqlUnitOfWork
 
@@ -122,8 +123,9 @@ def _accruing_accounts(joined: str = "") -> str:
         ON t.product_id = a.product_id AND t.product_version = a.product_version
       {joined}
       LEFT JOIN deposit_interest_state s ON s.account_id = a.id
+      LEFT JOIN term_deposits td ON td.account_id = a.id
      WHERE a.id > :after AND a.id <= :upto
-       AND a.kind = 'deposit' AND a.status <> 'closed'
+       AND a.kind IN {DEPOSIT_KINDS} AND a.status <> 'closed' AND {EARNING}
        AND (s.last_accrual_date IS NULL OR s.last_accrual_date < :day)
        AND (s.last_posting_date IS NULL OR s.last_posting_date < :day)
 """
@@ -227,15 +229,15 @@ ON CONFLICT (account_id) DO UPDATE
        last_accrual_date = excluded.last_accrual_date
 """
 
-_ACCRUING_COUNT = """
+_ACCRUING_COUNT = f"""
 SELECT COUNT(*) FROM accounts a
- WHERE a.kind = 'deposit' AND a.product_id IS NOT NULL AND a.status <> 'closed'
+ WHERE a.kind IN {DEPOSIT_KINDS} AND a.product_id IS NOT NULL AND a.status <> 'closed'
 """
 
-_NEXT_ACCRUAL_BOUND = """
+_NEXT_ACCRUAL_BOUND = f"""
 SELECT id AS bound FROM (
     SELECT a.id FROM accounts a
-     WHERE a.id > :after AND a.kind = 'deposit' AND a.product_id IS NOT NULL
+     WHERE a.id > :after AND a.kind IN {DEPOSIT_KINDS} AND a.product_id IS NOT NULL
        AND a.status <> 'closed'
      ORDER BY a.id LIMIT :chunk) chunk
  ORDER BY id DESC LIMIT 1
@@ -243,7 +245,11 @@ SELECT id AS bound FROM (
 
 # --- posting --------------------------------------------------------------------------------
 
-_DUE_WHERE = """
+
+def _due_where(due: str) -> str:
+    """FROM and WHERE of the accounts whose interest is posted now: those of the chunk
+    meeting ``due`` and not yet posted on the day."""
+    return f"""
       FROM deposit_interest_state s
       JOIN accounts a ON a.id = s.account_id
       JOIN deposit_interest_terms t
@@ -251,13 +257,21 @@ _DUE_WHERE = """
       JOIN accounts g ON g.kind = 'gl' AND g.code = :expense_code AND g.currency = a.currency
      WHERE s.account_id > :after AND s.account_id <= :upto
        AND a.status <> 'closed'
-       AND t.posting_frequency IN :frequencies
+       AND {due}
        AND (s.last_posting_date IS NULL OR s.last_posting_date < :day)
 """
 
-_LOCK_STATE_POSTGRES = f"""
-SELECT s.account_id {_DUE_WHERE} ORDER BY s.account_id FOR UPDATE OF s
-"""
+
+# Due by the calendar: the product's posting frequency ends a period on the day.
+_BY_FREQUENCY = "t.posting_frequency IN :frequencies"
+# Due by maturity: a term deposit whose term ends with the day (docs/term-deposits.md),
+# whatever its frequency (what accrued since its last posting).
+_AT_MATURITY = f"s.account_id IN (SELECT td.account_id FROM term_deposits td WHERE {MATURING})"
+
+
+def _lock_state_postgres(due: str) -> str:
+    return f"SELECT s.account_id {_due_where(due)} ORDER BY s.account_id FOR UPDATE OF s"
+
 
 _CREATE_DUE_POSTGRES = """
 CREATE TEMP TABLE interest_due (
@@ -266,7 +280,7 @@ CREATE TEMP TABLE interest_due (
 ) ON COMMIT DROP
 """
 
-_DUE_POSTGRES = f"""
+_DUE_POSTGRES = """
 INSERT INTO interest_due (account_id, currency, gl_account_id, entry_id, amount_minor, residue)
 SELECT s.account_id, a.currency, g.id AS gl_account_id, nexum_uuid7() AS entry_id,
        trunc((s.accrued + s.residue) * power(10::numeric, t.minor_units))::bigint
@@ -275,7 +289,6 @@ SELECT s.account_id, a.currency, g.id AS gl_account_id, nexum_uuid7() AS entry_i
              - trunc((s.accrued + s.residue) * power(10::numeric, t.minor_units))
                * power(10::numeric, -t.minor_units),
              scale(s.accrued + s.residue)) AS residue  -- exact: kept at the accruals' scale
-{_DUE_WHERE}
 """
 
 _CREATE_DUE_SQLITE = """
@@ -284,12 +297,11 @@ CREATE TEMP TABLE interest_due (
 )
 """
 
-_DUE_SQLITE = f"""
+_DUE_SQLITE = """
 INSERT INTO interest_due (account_id, currency, gl_account_id, entry_id, amount_minor, residue)
 SELECT s.account_id, a.currency, g.id AS gl_account_id, nexum_uuid7() AS entry_id,
        nexum_posted_minor(s.accrued, s.residue, a.currency) AS amount_minor,
        nexum_posted_residue(s.accrued, s.residue, a.currency) AS residue
-{_DUE_WHERE}
 """
 
 
@@ -321,11 +333,13 @@ def entry_statements(dialect: str, due: str, customer_side: str) -> list[str]:
     """One balanced entry for each row of the temporary table ``due`` with a positive
     ``amount_minor`` (its columns: account_id, currency, gl_account_id, entry_id,
     amount_minor): the entries, their two lines, then both accounts' balances, positions
-    and times, computed exactly as the posting engine does (the GL account's by a running
-    window). ``customer_side`` is the customer account's side, "C" (interest paid: the GL
-    account, an expense, is debited) or "D" (a fee: the GL account, an income, is
-    credited). The debit is line 1. Both GL kinds grow on their side; a deposit account
-    (a liability) grows on a credit and shrinks on a debit."""
+    and times, computed exactly as the posting engine does (the other account's by a running
+    window, as several rows may share it). ``customer_side`` is the customer account's side,
+    "C" (interest paid: the GL account, an expense, is debited) or "D" (a fee: the GL
+    account, an income, is credited; a term deposit paid out: the "GL" column names the
+    deposit account credited). The debit is line 1. The other account grows on its side (an
+    expense debited, an income or a deposit credited); the customer account, a liability,
+    grows on a credit and shrinks on a debit."""
     if customer_side not in ("C", "D"):
         raise ValueError("the customer side is C or D")
     gl_side = "D" if customer_side == "C" else "C"
@@ -430,9 +444,11 @@ HAVING COUNT(*) < 2 OR SUM(CASE WHEN l.side = 'D' THEN l.amount_minor
 
 
 def _posted_lines_sqlite(due: str) -> str:
+    """The customers' lines of the entries of ``due``: those of every account but the
+    bank's own, as PostgreSQL's outbox trigger picks them."""
     return f"""
-SELECT d.account_id, a.line_seq FROM {due} d JOIN accounts a ON a.id = d.account_id
- WHERE d.amount_minor > 0
+SELECT l.account_id, l.account_seq FROM journal_lines l JOIN accounts a ON a.id = l.account_id
+ WHERE l.entry_id IN (SELECT entry_id FROM {due} WHERE amount_minor > 0) AND a.kind <> 'gl'
 """
 
 
@@ -447,7 +463,7 @@ async def finish_sqlite_chunk(uow: SqlUnitOfWork, now: datetime, due: str, what:
     if uow.outbox.enabled:
         lines = (await conn.execute(typed(_posted_lines_sqlite(due)))).all()
         await uow.outbox.announce_lines(
-            ((UUID(hex=str(row.account_id)), int(row.line_seq)) for row in lines), now
+            ((UUID(hex=str(row.account_id)), int(row.account_seq)) for row in lines), now
         )
     await conn.execute(text(f"DROP TABLE temp.{due}"))
 
@@ -471,6 +487,7 @@ def typed(statement: str, *extra: BindParameter[Any]) -> TextClause:
     names: dict[str, TypeEngine[Any]] = {
         "day": Date(),
         "month": Date(),
+        "maturing_by": Date(),
         "now": UTCDateTime(),
         "after": Uuid(),
         "upto": Uuid(),
@@ -566,43 +583,77 @@ class SqlDepositInterest:
         under ``frequencies``; returns the accounts settled (zero amounts included)."""
         if not frequencies:
             return 0
+        return await self._post(
+            business_date,
+            _BY_FREQUENCY,
+            {"frequencies": sorted(frequency.value for frequency in frequencies)},
+            f"interest to {business_date.isoformat()}",
+            report,
+        )
+
+    async def post_maturing(self, business_date: date, report: ProgressReport) -> int:
+        """Post what has accrued on every term deposit whose term ends with
+        ``business_date``; returns the accounts settled (zero amounts included)."""
+        return await self._post(
+            business_date,
+            _AT_MATURITY,
+            {"maturing_by": business_date + timedelta(days=1)},
+            f"interest at maturity {business_date.isoformat()}",
+            report,
+        )
+
+    async def _post(
+        self,
+        business_date: date,
+        due: str,
+        due_parameters: dict[str, Any],
+        reference: str,
+        report: ProgressReport,
+    ) -> int:
+        """Post the accrued interest of every account meeting ``due`` (a condition on the
+        state ``s``, the account ``a`` and its terms ``t``), chunk by chunk."""
         await self.derive_terms()
         parameters: dict[str, Any] = {
             "day": business_date,
             "expense_code": GLCode.INTEREST_EXPENSE.value,
-            "frequencies": sorted(frequency.value for frequency in frequencies),
             "entry_type": EntryType.INTEREST_POSTING.value,
             "actor": ACTOR,
             "channel": Channel.SYSTEM.value,
-            "reference": f"interest to {business_date.isoformat()}",
+            "reference": reference,
+            **due_parameters,
         }
         return await in_chunks(
             self._storage,
             _POSTING_COUNT,
             _NEXT_POSTING_BOUND,
             POSTING_CHUNK,
-            functools.partial(self._post_chunk, parameters),
+            functools.partial(self._post_chunk, due, parameters),
             report,
         )
 
     async def _post_chunk(
-        self, parameters: dict[str, Any], uow: UnitOfWork, bounds: dict[str, Any]
+        self, due: str, parameters: dict[str, Any], uow: UnitOfWork, bounds: dict[str, Any]
     ) -> int:
         parameters = {**parameters, **bounds}
         sql_uow = cast(SqlUnitOfWork, uow)
         conn = sql_uow.connection
         dialect = self._dialect
-        frequencies = bindparam("frequencies", type_=String(), expanding=True)
+        where = _due_where(due)
+        extra = (
+            [bindparam("frequencies", type_=String(), expanding=True)]
+            if "frequencies" in parameters
+            else []
+        )
         if dialect == "postgresql":
-            await conn.execute(typed(_LOCK_STATE_POSTGRES, frequencies), parameters)
+            await conn.execute(typed(_lock_state_postgres(due), *extra), parameters)
             parameters["now"] = await conn.scalar(text("SELECT clock_timestamp()"))
             await conn.execute(text(_CREATE_DUE_POSTGRES))
-            await conn.execute(typed(_DUE_POSTGRES, frequencies), parameters)
+            await conn.execute(typed(_DUE_POSTGRES + where, *extra), parameters)
             await conn.execute(text(lock_due_accounts_postgres("interest_due")))
         else:
             parameters["now"] = datetime.now(UTC)
             await conn.execute(text(_CREATE_DUE_SQLITE))
-            await conn.execute(typed(_DUE_SQLITE, frequencies), parameters)
+            await conn.execute(typed(_DUE_SQLITE + where, *extra), parameters)
         settled = int(await conn.scalar(text("SELECT COUNT(*) FROM interest_due")) or 0)
         totals = (await conn.execute(text(due_totals("interest_due")))).all()
         for statement in _posting_statements(dialect):
@@ -620,6 +671,7 @@ class SqlDepositInterest:
                     entity_type="business_date",
                     entity_id=parameters["day"].isoformat(),
                     details={
+                        "reference": parameters["reference"],
                         "from_account": str(parameters["after"]),
                         "to_account": str(parameters["upto"]),
                         "entries": {row.currency: int(row.entries) for row in totals},
@@ -675,10 +727,12 @@ async def in_chunks(
     chunk: int,
     work: Callable[[UnitOfWork, dict[str, Any]], Awaitable[int]],
     report: ProgressReport,
+    parameters: Mapping[str, Any] | None = None,
 ) -> int:
     """Run ``work`` over consecutive ranges of ``chunk`` account ids (``next_bound``
     finds where each ends), each range in a transaction of its own; report progress
-    against ``count``, in accounts. Returns the sum of what ``work`` did."""
+    against ``count``, in accounts. ``parameters``: more that ``count`` and ``next_bound``
+    name. Returns the sum of what ``work`` did."""
 
     async def scalar(statement: TextClause, parameters: dict[str, Any]) -> Any:
         async def read(uow: UnitOfWork) -> Any:
@@ -686,11 +740,12 @@ async def in_chunks(
 
         return await storage.read(read)
 
-    total = int(await scalar(typed(count), {}) or 0)
+    given = dict(parameters or {})
+    total = int(await scalar(typed(count), given) or 0)
     scanned = done = 0
     after = _BEFORE_ALL_IDS
     while True:
-        upto = await scalar(_bound(next_bound), {"after": after, "chunk": chunk})
+        upto = await scalar(_bound(next_bound), {**given, "after": after, "chunk": chunk})
         if upto is None:
             return done
         done += await storage.atomically(_over_range(work, {"after": after, "upto": upto}))

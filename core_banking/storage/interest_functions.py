@@ -1,11 +1,13 @@
-"""SQL functions for deposit interest on SQLite, computed by the domain itself.
+"""SQL functions for deposit interest and term deposits on SQLite, computed by the domain.
 
 SQLite has no exact decimal arithmetic (its NUMERIC is a float), so the interest SQL calls
 these Python functions, registered on every connection, where PostgreSQL computes with
 NUMERIC. Each one calls the domain (``accrual_base``, ``daily_accrual``, ``post_accrual``),
 so SQLite's accruals are by construction the domain's Decimals; a test checks PostgreSQL's
 NUMERIC SQL against the same domain functions. Decimals cross the boundary as plain text,
-never as floats. All but ``nexum_uuid7`` are deterministic.
+never as floats. ``nexum_term_maturity`` is the domain's term arithmetic, where SQLite's
+own date arithmetic rolls 31 January + 1 month over into March. All but ``nexum_uuid7`` are
+deterministic.
 
 A product's tiers arrive as text ``"from_minor:annual_rate;..."`` (the SQL concatenates
 ``deposit_interest_tiers``); each distinct text is parsed once.
@@ -26,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core_banking.domain.ids import uuid7
 from core_banking.domain.lending.accrual import daily_accrual, post_accrual, sum_accruals
 from core_banking.domain.lending.day_count import DayCount
+from core_banking.domain.lending.deposit_products import DepositTerm, TermUnit
 from core_banking.domain.lending.rates import (
     Compounding,
     FixedRate,
@@ -35,6 +38,7 @@ from core_banking.domain.lending.rates import (
     TierMethod,
     accrual_base,
 )
+from core_banking.domain.lending.term_deposits import maturity_of_term
 from core_banking.domain.money import currency
 
 _EXACT = Context(prec=60, traps=[Inexact])
@@ -117,6 +121,13 @@ def posted_residue_text(accrued: str, residue: str, code: str) -> str:
     return decimal_text(post_accrual(Decimal(accrued), Decimal(residue), currency(code)).residue)
 
 
+def term_maturity_text(start_date: str, length: int, unit: str, term_number: int) -> str:
+    """The maturity of term ``term_number`` of a term deposit first placed on
+    ``start_date`` (an ISO date, as SQLite stores one)."""
+    term = DepositTerm(length, TermUnit(unit))
+    return maturity_of_term(term, date.fromisoformat(start_date), term_number).isoformat()
+
+
 def new_entry_id() -> str:
     """A time-ordered id, as SQLite stores a UUID (32 hex digits)."""
     return uuid7().hex
@@ -129,6 +140,7 @@ _FUNCTIONS: tuple[tuple[str, int, Callable[..., Any], bool], ...] = (
     ("nexum_decimal_add", 2, decimal_sum_text, True),
     ("nexum_posted_minor", 3, posted_minor, True),
     ("nexum_posted_residue", 3, posted_residue_text, True),
+    ("nexum_term_maturity", 4, term_maturity_text, True),
     ("nexum_uuid7", 0, new_entry_id, False),
 )
 

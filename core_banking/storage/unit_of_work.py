@@ -22,6 +22,7 @@ from core_banking.storage.outbox import OutboxRepository
 from core_banking.storage.posting_postgres import PostgresPostingWriter
 from core_banking.storage.posting_sqlite import SqlitePostingWriter
 from core_banking.storage.products import ProductRepository
+from core_banking.storage.term_deposits import TermDepositRepository
 from core_banking.storage.users import RoleRepository, UserRepository
 
 _SETUP_LOCK = 0x6E65787573  # "nexus"
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
         self.close_of_business = CloseOfBusinessRepository(conn)
         self.hold_expiry = HoldExpiryRepository(conn)
         self.credit_lines = CreditLineRepository(conn)
+        self.term_deposits = TermDepositRepository(conn)
         self.ledger: PostgresPostingWriter | SqlitePostingWriter = (
             PostgresPostingWriter(conn, self.audit)
             if conn.dialect.name == "postgresql"

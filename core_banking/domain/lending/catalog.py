@@ -119,9 +119,9 @@ def account_product_type(product: Product) -> ProductType:
     """The deposit account ``product`` opens: a savings or a checking account, from an
     active savings or checking product version.
 
-    Lending products open loans and credit lines, not deposit accounts. Term deposits open
-    with the term-deposit work (maturity, payout or rollover, early-withdrawal penalty),
-    which gives the account what it needs; until then they are refused here too.
+    Lending products open loans and credit lines, not deposit accounts; a term-deposit
+    product opens a term deposit (services/term_deposits.py), whose account ordinary
+    payments cannot reach.
     """
     if not isinstance(product, DepositProduct):
         raise WrongProductKind(

@@ -35,6 +35,7 @@ from uuid import UUID
 
 from core_banking.domain.errors import InvalidTransition
 from core_banking.domain.lending._checks import require_date, require_int
+from core_banking.domain.lending.catalog import Product
 from core_banking.domain.lending.dates import add_months
 from core_banking.domain.lending.deposit_products import (
     DepositKind,
@@ -44,8 +45,7 @@ from core_banking.domain.lending.deposit_products import (
     TermDepositTerms,
     TermUnit,
 )
-from core_banking.domain.lending.errors import ProductNotActive, WrongProductKind
-from core_banking.domain.lending.products import ProductStatus
+from core_banking.domain.lending.errors import WrongProductKind
 
 MAX_TERMS = 1200
 """Terms a deposit may roll over into: a hundred years of monthly terms."""
@@ -61,17 +61,15 @@ class TermDepositStatus(StrEnum):
     CLOSED_EARLY = "closed_early"
 
 
-def term_deposit_terms(product: DepositProduct) -> TermDepositTerms:
-    """The term-deposit terms of an active term-deposit product version; refuses any other
-    product or version."""
-    if product.term_deposit is None or product.kind is not DepositKind.TERM_DEPOSIT:
+def term_deposit_terms(product: Product) -> TermDepositTerms:
+    """The term-deposit terms of a product version; refuses any other kind of product."""
+    if (
+        not isinstance(product, DepositProduct)
+        or product.kind is not DepositKind.TERM_DEPOSIT
+        or product.term_deposit is None
+    ):
         raise WrongProductKind(
             "only a term deposit product opens a term deposit",
-            product_id=str(product.product_id),
-        )
-    if product.status is not ProductStatus.ACTIVE:
-        raise ProductNotActive(
-            f"version {product.version} of this product is {product.status}",
             product_id=str(product.product_id),
         )
     return product.term_deposit
