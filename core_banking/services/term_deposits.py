@@ -101,8 +101,10 @@ class TermDepositService:
 
     async def open(self, command: OpenTermDeposit, context: RequestContext) -> TermDeposit:
         """A deposit for an active customer from a term-deposit product's active version,
-        funded in one entry from one of the customer's deposit accounts (funds and daily
-        limit checked, at least the product's minimum opening balance)."""
+        funded in one entry from one of the customer's deposit accounts, at least the
+        product's minimum opening balance. The funding account needs the funds; the daily
+        limit, a customer's spending allowance, is not used up by moving money between
+        the customer's own accounts."""
         account_id = uuid7()
         claim = (
             claim_for("term_deposit_open", command, context, account_id)
@@ -162,7 +164,9 @@ class TermDepositService:
             )
             await uow.term_deposits.insert(deposit)
             legs = (
-                customer_leg(command.funding_account_id, Side.DEBIT, command.amount, spending=True),
+                customer_leg(
+                    command.funding_account_id, Side.DEBIT, command.amount, funds_only=True
+                ),
                 _term_deposit_leg(account_id, Side.CREDIT, command.amount.minor, code),
             )
             await self._post(uow, EntryType.TERM_DEPOSIT_OPENING, legs, command, context, deposit)

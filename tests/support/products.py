@@ -43,16 +43,24 @@ def deposit_terms(**changes: Any) -> dict[str, Any]:
     return {**terms, **changes}
 
 
-def term_deposit_terms() -> dict[str, Any]:
+A_YEAR = DepositTerm(12, TermUnit.MONTHS)
+ONE_PERCENT = FeeRule.percent(Decimal("0.01"))
+
+
+def term_deposit_terms(
+    term: DepositTerm = A_YEAR,
+    action: MaturityAction = MaturityAction.PAYOUT,
+    penalty: FeeRule = ONE_PERCENT,
+    **changes: Any,
+) -> dict[str, Any]:
     return deposit_terms(
-        kind=DepositKind.TERM_DEPOSIT,
-        compounding=Compounding.NONE,
-        posting_frequency=InterestPostingFrequency.AT_MATURITY,
-        term_deposit=TermDepositTerms(
-            DepositTerm(12, TermUnit.MONTHS),
-            MaturityAction.PAYOUT,
-            FeeRule.percent(Decimal("0.01")),
-        ),
+        **{
+            "kind": DepositKind.TERM_DEPOSIT,
+            "compounding": Compounding.NONE,
+            "posting_frequency": InterestPostingFrequency.AT_MATURITY,
+            "term_deposit": TermDepositTerms(term, action, penalty),
+            **changes,
+        }
     )
 
 

@@ -198,8 +198,8 @@ class TermDepositIn(RequestModel):
 
 class DepositDefinition(RequestModel):
     deposit_type: DepositKind = Field(
-        description="savings and checking products open accounts of that type; term deposits "
-        "open with the term-deposit work."
+        description="savings and checking products open accounts of that type; a "
+        "term_deposit product opens term deposits (/term-deposits)."
     )
     rate: InterestRateIn
     day_count: DayCount

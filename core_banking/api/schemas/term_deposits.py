@@ -22,7 +22,7 @@ class TermDepositOpen(RequestModel):
     )
     funding_account_id: UUID = Field(
         description="The customer's active deposit account in the product's currency the "
-        "amount comes from (its funds and daily limit are checked)."
+        "amount comes from (it needs the funds; a placement does not use up its daily limit)."
     )
     payout_account_id: UUID | None = Field(
         default=None,
