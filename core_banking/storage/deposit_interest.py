@@ -13,7 +13,8 @@ so a balance needs only the one tier it reaches). A
 version's terms never change, so each is derived once; doing it at step time keeps the
 catalogue's code untouched and cannot miss a version however it was written.
 
-**Accrual of business date D.** For each deposit account that is not closed, has a product,
+**Accrual of business date D.** For each deposit account that is not closed (and each term
+deposit on the days of its term: storage/term_deposit_sql.py), has a product,
 has a journal line of business date D or earlier, has not accrued D or a later day, and has
 not been posted on D or later: the closing balance of D (the balance after the account's
 latest line whose entry's business date is D or earlier — the business date, never the
@@ -26,13 +27,13 @@ in the same transaction.
 PostgreSQL computes with NUMERIC (exact; ``nexum_divide_half_even`` rounds as the domain
 does); SQLite calls the domain through the functions of ``interest_functions``.
 
-**Posting on D.** For accounts whose product's frequency ends a period on D, not posted on
-D yet: accrued + residue splits into whole minor units (toward zero) and a new residue. A
-positive amount is one journal entry: debit the bank's interest expense in the account's
-currency, credit the account; balances, positions and balances-after are computed exactly
-as the posting engine does, the interest expense account's by a running window. The state
-is reset (accrued 0, the new residue carried, posted on D) for every due account, zero
-amounts included.
+**Posting on D.** For accounts whose product's frequency ends a period on D (or, with
+``post_maturing``, term deposits whose term ends with D), not posted on D yet: accrued +
+residue splits into whole minor units (toward zero) and a new residue. A positive amount is
+one journal entry: debit the bank's interest expense in the account's currency, credit the
+account; balances, positions and balances-after are computed exactly as the posting engine
+does, the interest expense account's by a running window. The state is reset (accrued 0,
+the new residue carried, posted on D) for every due account, zero amounts included.
 """
 
 from __future__ import annotations
