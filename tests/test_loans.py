@@ -602,9 +602,10 @@ def test_loans_due_runs_after_the_deposit_steps(tmp_sqlite_url):
         step.name for step in close_of_business_steps(create_storage(tmp_sqlite_url), FakeClock())
     ]
     position = names.index("loans_due")
-    assert names[position - 2 : position] == [
+    assert names[position - 3 : position] == [
         "deposit_interest_posting",
         "deposit_maintenance_fees",
+        "deposit_transaction_fees",
     ]
 
 

@@ -317,7 +317,14 @@ def _side(dialect: str, side: str) -> str:
     return f"CAST('{side}' AS entry_side)" if dialect == "postgresql" else f"'{side}'"
 
 
-def entry_statements(dialect: str, due: str, customer_side: str) -> list[str]:
+def entry_statements(
+    dialect: str,
+    due: str,
+    customer_side: str,
+    *,
+    reference: str = ":reference",
+    metadata: str | None = None,
+) -> list[str]:
     """One balanced entry for each row of the temporary table ``due`` with a positive
     ``amount_minor`` (its columns: account_id, currency, gl_account_id, entry_id,
     amount_minor): the entries, their two lines, then both accounts' balances, positions
@@ -325,7 +332,9 @@ def entry_statements(dialect: str, due: str, customer_side: str) -> list[str]:
     window). ``customer_side`` is the customer account's side, "C" (interest paid: the GL
     account, an expense, is debited) or "D" (a fee: the GL account, an income, is
     credited). The debit is line 1. Both GL kinds grow on their side; a deposit account
-    (a liability) grows on a credit and shrinks on a debit."""
+    (a liability) grows on a credit and shrinks on a debit. ``reference`` and ``metadata``
+    are SQL expressions over the due row ``d`` when an entry's own figures belong in
+    them: by default every entry has the ``:reference`` parameter and no metadata."""
     if customer_side not in ("C", "D"):
         raise ValueError("the customer side is C or D")
     gl_side = "D" if customer_side == "C" else "C"
@@ -337,14 +346,15 @@ def entry_statements(dialect: str, due: str, customer_side: str) -> list[str]:
         if dialect == "postgresql"
         else f"MAX({latest_a}, {latest_g})"
     )
-    no_metadata = "CAST('{}' AS jsonb)" if dialect == "postgresql" else "'{}'"
+    if metadata is None:
+        metadata = "CAST('{}' AS jsonb)" if dialect == "postgresql" else "'{}'"
     return [
         f"""
 INSERT INTO journal_entries
     (id, entry_type, business_date, value_date, posted_at, actor, channel, reference,
      metadata, request_id, reversal_of)
-SELECT d.entry_id, :entry_type, :day, :day, {entry_time}, :actor, :channel, :reference,
-       {no_metadata}, NULL, NULL
+SELECT d.entry_id, :entry_type, :day, :day, {entry_time}, :actor, :channel, {reference},
+       {metadata}, NULL, NULL
   FROM {due} d
   JOIN accounts a ON a.id = d.account_id
   JOIN accounts g ON g.id = d.gl_account_id

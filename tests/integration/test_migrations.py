@@ -91,6 +91,7 @@ DEPOSIT_INTEREST_TABLES = {
     "deposit_interest_state",
 }
 MAINTENANCE_FEE_TABLES = {"deposit_fee_terms", "deposit_maintenance_fees"}
+TRANSACTION_FEE_TABLES = {"deposit_transaction_fees"}
 CREDIT_LINE_TABLES = {
     "credit_lines",
     "credit_line_movements",
@@ -107,6 +108,7 @@ ALL_TABLES = (
     | DEPOSIT_INTEREST_TABLES
     | CREDIT_LINE_TABLES
     | MAINTENANCE_FEE_TABLES
+    | TRANSACTION_FEE_TABLES
 )
 
 # The built-in roles' amount limits as the roles table stores them: text, NULL for none.
@@ -332,6 +334,7 @@ def test_the_tables_are_those_of_the_metadata():
         + len(DEPOSIT_INTEREST_TABLES)
         + len(CREDIT_LINE_TABLES)
         + len(MAINTENANCE_FEE_TABLES)
+        + len(TRANSACTION_FEE_TABLES)
     )
 
 

@@ -74,6 +74,7 @@ REVISIONS = (
     "0007_loans",
     "0008_credit_lines",
     "0009_maintenance_fees",
+    "0011_transaction_fees",
 )
 HEAD = REVISIONS[-1]
 
