@@ -270,7 +270,7 @@ def build(
         clock=clock,
         ledger=LedgerService(router, clock, policy, telemetry),
         holds=HoldService(storage, clock, policy),
-        accounts=AccountService(router, clock),
+        accounts=AccountService(router, clock, policy),
         customers=CustomerService(router, clock),
         auth=auth_from(config, storage, clock, cache, telemetry),
         audit_trail=AuditTrailService(router),

@@ -17,9 +17,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
-from core_banking.bootstrap import Nexum, close_of_business_steps
+from conftest import settings_for
+from core_banking.bootstrap import Nexum, build, close_of_business_steps
 from core_banking.domain.accounts import Account, AccountStatus
 from core_banking.domain.chart import GLCode, gl_account_id
 from core_banking.domain.commands import (
@@ -36,6 +38,7 @@ from core_banking.domain.commands import (
     Transfer,
     Withdraw,
 )
+from core_banking.migrations import MigrationManager
 from core_banking.services.transaction_fees import DepositTransactionFees
 from core_banking.storage import Storage
 from core_banking.storage.schema import (
@@ -46,7 +49,8 @@ from core_banking.storage.schema import (
 )
 from core_banking.storage.transaction_fees import SqlTransactionFees
 from core_banking.storage.verification import verify_ledger
-from support.banking import CONTEXT, key, money, new_account, new_customer
+from support.banking import CONTEXT, FakeClock, key, money, new_account, new_customer
+from support.databases import migrate
 from support.products import create_product, deposit_terms
 
 FEE_MINOR = 25
@@ -361,3 +365,51 @@ async def test_feeless_plain_and_closed_accounts_pay_nothing(bank, storage, cloc
     # a frozen account pays for what it did before it was frozen, as maintenance fees go
     assert await balance_of(storage, frozen.id) == 9_00 - FEE_MINOR
     await assert_verified(storage)
+
+
+# --- the migration ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_url(backend: str, request: pytest.FixtureRequest) -> str:
+    """An empty database of this test's own, on the backend under test."""
+    url: str = request.getfixturevalue(
+        "tmp_sqlite_url" if backend == "sqlite" else "tmp_postgres_url"
+    )
+    return url
+
+
+async def fee_terms(storage: Storage) -> list[tuple[Any, ...]]:
+    async with storage.engine.connect() as conn:
+        rows = await conn.execute(text("SELECT * FROM deposit_fee_terms"))
+        return [tuple(row) for row in rows]
+
+
+async def test_the_migration_has_the_fee_terms_derived_again_and_goes_down(own_url):
+    """Down from 0011_transaction_fees keeps the derived maintenance fees; up again deletes
+    the derived rows, which the next fee step derives with the transaction fee."""
+    migrate(own_url)
+    bank = build(settings_for(own_url), clock=FakeClock())
+    try:
+        account = await fee_account(bank, fee_minor=40)
+        await run_step(bank.storage, date(2032, 7, 1))
+        [(_, _, maintenance_minor, transaction_minor)] = await fee_terms(bank.storage)
+        assert (maintenance_minor, transaction_minor) == (0, 40)
+    finally:
+        await bank.aclose()
+
+    manager = MigrationManager(own_url)
+    assert manager.migrate_down() == ["0011_transaction_fees"]
+    assert manager.migrate_up() == ["0011_transaction_fees"]
+
+    bank = build(settings_for(own_url), clock=FakeClock(business_date=date(2032, 7, 2)))
+    try:
+        assert await fee_terms(bank.storage) == []
+        await deposit(bank, account, "10.00")
+        await withdraw(bank, account, "1.00")
+        await run_step(bank.storage, date(2032, 7, 2))
+        assert [row[2:] for row in await fee_terms(bank.storage)] == [(0, 40)]
+        assert await balance_of(bank.storage, account.id) == 9_00 - 40
+        await assert_verified(bank.storage)
+    finally:
+        await bank.aclose()
