@@ -39,6 +39,8 @@ from core_banking.ports import ProgressReport, UnitOfWork
 from core_banking.storage.base import Storage
 from core_banking.storage.deposit_interest import (
     ACTOR,
+    DEPOSIT_ACCOUNT_COUNT,
+    NEXT_DEPOSIT_ACCOUNT_BOUND,
     deposit_products_not_in,
     due_totals,
     entry_statements,
@@ -68,20 +70,6 @@ CREATE TEMP TABLE {_DUE_TABLE} (
 """
 
 _WAIVED = f"SELECT COUNT(*) FROM {_DUE_TABLE} WHERE amount_minor = 0"
-
-_ACCOUNT_COUNT = """
-SELECT COUNT(*) FROM accounts a
- WHERE a.kind = 'deposit' AND a.product_id IS NOT NULL AND a.status <> 'closed'
-"""
-
-_NEXT_BOUND = """
-SELECT id AS bound FROM (
-    SELECT a.id FROM accounts a
-     WHERE a.id > :after AND a.kind = 'deposit' AND a.product_id IS NOT NULL
-       AND a.status <> 'closed'
-     ORDER BY a.id LIMIT :chunk) chunk
- ORDER BY id DESC LIMIT 1
-"""
 
 FEE_ACCOUNTS: Final = """
       FROM accounts a
@@ -207,8 +195,8 @@ async def charge_fees(
     }
     return await in_chunks(
         storage,
-        _ACCOUNT_COUNT,
-        _NEXT_BOUND,
+        DEPOSIT_ACCOUNT_COUNT,
+        NEXT_DEPOSIT_ACCOUNT_BOUND,
         FEE_CHUNK,
         functools.partial(_charge_chunk, charge, every, audit_details),
         report,

@@ -227,12 +227,14 @@ ON CONFLICT (account_id) DO UPDATE
        last_accrual_date = excluded.last_accrual_date
 """
 
-_ACCRUING_COUNT = """
+# The open deposit accounts with a product, and where each chunk of them by id ends: what the
+# accrual and the fee steps go through.
+DEPOSIT_ACCOUNT_COUNT = """
 SELECT COUNT(*) FROM accounts a
  WHERE a.kind = 'deposit' AND a.product_id IS NOT NULL AND a.status <> 'closed'
 """
 
-_NEXT_ACCRUAL_BOUND = """
+NEXT_DEPOSIT_ACCOUNT_BOUND = """
 SELECT id AS bound FROM (
     SELECT a.id FROM accounts a
      WHERE a.id > :after AND a.kind = 'deposit' AND a.product_id IS NOT NULL
@@ -541,8 +543,8 @@ class SqlDepositInterest:
         statements = self._accrual_statements(days, parameters)
         return await in_chunks(
             self._storage,
-            _ACCRUING_COUNT,
-            _NEXT_ACCRUAL_BOUND,
+            DEPOSIT_ACCOUNT_COUNT,
+            NEXT_DEPOSIT_ACCOUNT_BOUND,
             ACCRUAL_CHUNK,
             functools.partial(_run_accrual, statements, parameters),
             report,
