@@ -39,10 +39,12 @@ from core_banking.services.maintenance_fees import DepositMaintenanceFees
 from core_banking.services.principal_cache import PrincipalCache
 from core_banking.services.products import ProductService
 from core_banking.services.term_deposits import TermDepositMaturity, TermDepositService
+from core_banking.services.transaction_fees import DepositTransactionFees
 from core_banking.storage import DatabaseRouter, Storage, create_storage
 from core_banking.storage.deposit_interest import SqlDepositInterest
 from core_banking.storage.maintenance_fees import SqlMaintenanceFees
 from core_banking.storage.term_deposit_maturity import SqlTermDepositMaturity
+from core_banking.storage.transaction_fees import SqlTransactionFees
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +217,7 @@ def close_of_business_steps(
     return [
         ExpireHoldsStep(storage, clock),
         *deposit_interest_steps(storage, interest_precision),
-        DepositMaintenanceFees(SqlMaintenanceFees(storage)),
+        *deposit_fee_steps(storage),
         TermDepositMaturity(SqlDepositInterest(storage), SqlTermDepositMaturity(storage)),
         LoansDueStep(storage, clock),
         *credit_line_steps(storage, clock, interest_precision),
@@ -228,6 +230,16 @@ def credit_line_steps(storage: Storage, clock: Clock, precision: int) -> list[Cl
     return [
         CreditLineInterestStep(storage, clock, precision),
         CreditLineStatementsStep(storage, clock),
+    ]
+
+
+def deposit_fee_steps(storage: Storage) -> list[CloseOfBusinessStep]:
+    """The month's maintenance fee at month end, then the day's per-transaction fees
+    (docs/close-of-business.md). After the interest steps: a fee of D never lowers the
+    balance D's interest accrues on."""
+    return [
+        DepositMaintenanceFees(SqlMaintenanceFees(storage)),
+        DepositTransactionFees(SqlTransactionFees(storage)),
     ]
 
 
@@ -262,7 +274,7 @@ def build(
         clock=clock,
         ledger=LedgerService(router, clock, policy, telemetry),
         holds=HoldService(storage, clock, policy),
-        accounts=AccountService(router, clock),
+        accounts=AccountService(router, clock, policy),
         customers=CustomerService(router, clock),
         auth=auth_from(config, storage, clock, cache, telemetry),
         audit_trail=AuditTrailService(router),

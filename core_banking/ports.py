@@ -843,6 +843,17 @@ class MaintenanceFeeBook(Protocol):
         ...
 
 
+class TransactionFeeBook(Protocol):
+    """Deposit transaction fees in storage: the set-based daily charge over every account
+    with fee-bearing debits (docs/close-of-business.md)."""
+
+    async def charge(self, business_date: date, report: ProgressReport) -> int:
+        """Charge the fee of each fee-bearing debit of ``business_date`` on every account
+        due, one entry per account, or record it waived where the available funds do not
+        cover it; returns the accounts settled (none for a date already done)."""
+        ...
+
+
 class DepositInterestBook(Protocol):
     """Deposit interest in storage: set-based accrual and posting over every due account
     (docs/interest.md)."""

@@ -604,6 +604,7 @@ def test_loans_due_runs_after_the_deposit_steps(tmp_sqlite_url):
     deposit_steps = (
         "deposit_interest_posting",
         "deposit_maintenance_fees",
+        "deposit_transaction_fees",
         "term_deposit_maturity",
     )
     assert all(names.index(step) < names.index("loans_due") for step in deposit_steps)

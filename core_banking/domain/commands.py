@@ -166,7 +166,9 @@ class CreateCustomer:
 class OpenAccount:
     """Name either a ``product`` type (an account of that type, from no catalogue product)
     or a catalogue ``product_id`` (an account opened under that product's active version,
-    whose kind decides the type), not both."""
+    whose kind decides the type), not both. An ``opening_deposit`` is posted with the
+    opening: a transfer from ``funding_account_id`` when given, else cash; a product's
+    minimum opening balance asks for one."""
 
     customer_id: UUID
     product: ProductType | None
@@ -177,6 +179,8 @@ class OpenAccount:
     daily_limit: Money | None = None
     idempotency_key: str | None = None
     product_id: UUID | None = None
+    opening_deposit: Money | None = None
+    funding_account_id: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)

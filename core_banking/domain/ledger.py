@@ -53,6 +53,7 @@ class EntryType(StrEnum):
     REVERSAL = "reversal"
     INTEREST_POSTING = "interest_posting"
     MAINTENANCE_FEE = "maintenance_fee"
+    TRANSACTION_FEE = "transaction_fee"
     LOAN_DISBURSEMENT = "loan_disbursement"
     LOAN_REPAYMENT = "loan_repayment"
     LOAN_PREPAYMENT = "loan_prepayment"
@@ -68,6 +69,18 @@ class EntryType(StrEnum):
     TERM_DEPOSIT_PAYOUT = "term_deposit_payout"
     TERM_DEPOSIT_EARLY_CLOSURE = "term_deposit_early_closure"
 
+
+FEE_BEARING_ENTRY_TYPES = frozenset(
+    {
+        EntryType.WITHDRAWAL,
+        EntryType.TRANSFER,
+        EntryType.EXTERNAL_TRANSFER_OUT,
+        EntryType.HOLD_CAPTURE,
+    }
+)
+"""Entries a customer makes that take money out of their account: each debit of one on a
+deposit account costs the per-transaction fee of the account's product. Money coming in is
+free, and so is everything the bank posts itself (fees, interest, reversals, loans)."""
 
 LOAN_ENTRY_TYPES = frozenset(
     {

@@ -14,7 +14,13 @@ from core_banking.domain.accounts import (
     check_transition,
     new_account_number,
 )
-from core_banking.domain.commands import ChangeAccountStatus, OpenAccount, RequestContext
+from core_banking.domain.commands import (
+    ChangeAccountStatus,
+    Deposit,
+    OpenAccount,
+    RequestContext,
+    Transfer,
+)
 from core_banking.domain.customers import CustomerStatus, clean_name
 from core_banking.domain.errors import (
     CurrencyMismatch,
@@ -29,25 +35,35 @@ from core_banking.domain.errors import (
 from core_banking.domain.ids import uuid7
 from core_banking.domain.ledger import AccountLine
 from core_banking.domain.lending.catalog import Product, account_product_type
+from core_banking.domain.lending.deposit_products import DepositProduct
 from core_banking.domain.lending.errors import ProductNotActive
 from core_banking.domain.money import Money, currency
+from core_banking.domain.policy import BusinessPolicy
 from core_banking.ports import Clock, HistoryQuery, LedgerStore, UnitOfWork
 from core_banking.services.auditing import audit_record
-from core_banking.services.postings import claim_for
+from core_banking.services.ledger import prepare_money_command
+from core_banking.services.postings import PostingPreparer, PreparedPosting, claim_for
 
 ACCOUNT_NUMBER_ATTEMPTS = 5
 MAX_PAGE = 200
+OPENING_REFERENCE = "opening deposit"
 
 
 class AccountService:
-    def __init__(self, store: LedgerStore, clock: Clock) -> None:
+    def __init__(self, store: LedgerStore, clock: Clock, policy: BusinessPolicy) -> None:
         self._store = store
         self._clock = clock
+        self._preparer = PostingPreparer(clock, policy)
 
     async def open(self, command: OpenAccount, context: RequestContext) -> Account:
         """A new deposit account for an active customer, in one currency, with its own
         limits where given (the bank's defaults otherwise). Named by a product type, or
-        opened from a catalogue product: its active version, which the account keeps."""
+        opened from a catalogue product: its active version, which the account keeps.
+
+        An opening deposit is posted in the same transaction as the opening, so there is
+        never an account without it nor a deposit without its account; a product's minimum
+        opening balance refuses less (none included). Its idempotency key is the
+        opening's: a replay returns the account and posts nothing."""
         if (command.product is None) == (command.product_id is None):
             raise InvalidInput(
                 "name either a product type or a product to open the account from",
@@ -66,6 +82,7 @@ class AccountService:
             if command.idempotency_key is not None
             else None
         )
+        opening = self._opening_posting(command, code, account_id, context)
 
         async def work(uow: UnitOfWork) -> Account:
             now = self._clock.now()
@@ -85,6 +102,9 @@ class AccountService:
                         f"the product is in {product.currency.code}, not {code}",
                         product_id=str(product.product_id),
                     )
+                if isinstance(product, DepositProduct):
+                    deposited = command.opening_deposit
+                    product.require_opening_deposit(0 if deposited is None else deposited.minor)
             if product_type is None:
                 raise InvariantViolation("an account without a product type")
             await uow.accounts.ensure_chart(code, now)
@@ -137,9 +157,42 @@ class AccountService:
                     },
                 )
             )
-            return account
+            if opening is None:
+                return account
+            await uow.ledger.post(opening.request, None, opening.audit)  # claimed above
+            return await _existing(uow, account.id)
 
         return await self._store.atomically(work)
+
+    def _opening_posting(
+        self, command: OpenAccount, code: str, account_id: UUID, context: RequestContext
+    ) -> PreparedPosting | None:
+        """The opening deposit as a posting into the new account: a transfer from the
+        funding account (its funds and limits checked as any transfer's; its customer may
+        be another) or cash. Prepared before the transaction, as every posting is."""
+        amount = command.opening_deposit
+        if amount is None:
+            if command.funding_account_id is not None:
+                raise InvalidInput(
+                    "a funding account needs an opening deposit to fund", field="opening_deposit"
+                )
+            return None
+        if amount.currency.code != code:
+            raise CurrencyMismatch(
+                f"the opening deposit is in {amount.currency.code}, not the account's {code}"
+            )
+        if command.idempotency_key is None:
+            raise InvalidInput(
+                "an opening deposit moves money: it needs an idempotency key",
+                field="idempotency_key",
+            )
+        key, funding = command.idempotency_key, command.funding_account_id
+        deposit = (
+            Deposit(account_id, amount, key, reference=OPENING_REFERENCE)
+            if funding is None
+            else Transfer(funding, account_id, amount, key, reference=OPENING_REFERENCE)
+        )
+        return prepare_money_command(self._preparer, deposit, context)
 
     async def change_status(self, command: ChangeAccountStatus, context: RequestContext) -> Account:
         """Freeze, unfreeze, mark dormant, reactivate or close. Closing needs a zero balance

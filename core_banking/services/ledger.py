@@ -63,6 +63,17 @@ MoneyCommand = (
 )
 
 
+def prepare_money_command(
+    preparer: PostingPreparer, command: MoneyCommand, context: RequestContext
+) -> PreparedPosting:
+    """The posting, claim and audit record of one money command; the amount checked
+    against the bank's single-transaction limit."""
+    entry_type, legs = _plan(command)
+    return preparer.prepare(
+        entry_type, legs, command, context, command.channel, amount=command.amount
+    )
+
+
 def _plan(command: MoneyCommand) -> tuple[EntryType, tuple[Leg, ...]]:
     """Which entry a money command makes, and its legs with their guards."""
     amount = command.amount
@@ -207,10 +218,7 @@ class LedgerService:
         return results
 
     def _prepare(self, command: MoneyCommand, context: RequestContext) -> PreparedPosting:
-        entry_type, legs = _plan(command)
-        return self._preparer.prepare(
-            entry_type, legs, command, context, command.channel, amount=command.amount
-        )
+        return prepare_money_command(self._preparer, command, context)
 
     async def reverse(self, command: Reverse, context: RequestContext) -> PostingResult:
         """Undo an entry with its contra entry, once. A reversal is not itself reversed."""

@@ -230,19 +230,28 @@ ON CONFLICT (account_id) DO UPDATE
        last_accrual_date = excluded.last_accrual_date
 """
 
-_ACCRUING_COUNT = f"""
+
+def open_account_count(kinds: str) -> str:
+    """How many open accounts of ``kinds`` (an SQL list of account kinds) have a product:
+    what the accrual (deposit and term deposit accounts) and the fee steps (deposit
+    accounts) go through."""
+    return f"""
 SELECT COUNT(*) FROM accounts a
- WHERE a.kind IN {DEPOSIT_KINDS} AND a.product_id IS NOT NULL AND a.status <> 'closed'
+ WHERE a.kind IN {kinds} AND a.product_id IS NOT NULL AND a.status <> 'closed'
 """
 
-_NEXT_ACCRUAL_BOUND = f"""
+
+def next_open_account_bound(kinds: str) -> str:
+    """Where the next chunk of those accounts by id ends."""
+    return f"""
 SELECT id AS bound FROM (
     SELECT a.id FROM accounts a
-     WHERE a.id > :after AND a.kind IN {DEPOSIT_KINDS} AND a.product_id IS NOT NULL
+     WHERE a.id > :after AND a.kind IN {kinds} AND a.product_id IS NOT NULL
        AND a.status <> 'closed'
      ORDER BY a.id LIMIT :chunk) chunk
  ORDER BY id DESC LIMIT 1
 """
+
 
 # --- posting --------------------------------------------------------------------------------
 
@@ -330,7 +339,14 @@ def _side(dialect: str, side: str) -> str:
     return f"CAST('{side}' AS entry_side)" if dialect == "postgresql" else f"'{side}'"
 
 
-def entry_statements(dialect: str, due: str, customer_side: str) -> list[str]:
+def entry_statements(
+    dialect: str,
+    due: str,
+    customer_side: str,
+    *,
+    reference: str = ":reference",
+    metadata: str | None = None,
+) -> list[str]:
     """One balanced entry for each row of the temporary table ``due`` with a positive
     ``amount_minor`` (its columns: account_id, currency, gl_account_id, entry_id,
     amount_minor): the entries, their two lines, then both accounts' balances, positions
@@ -340,7 +356,9 @@ def entry_statements(dialect: str, due: str, customer_side: str) -> list[str]:
     account, an income, is credited; a term deposit paid out: the "GL" column names the
     deposit account credited). The debit is line 1. The other account grows on its side (an
     expense debited, an income or a deposit credited); the customer account, a liability,
-    grows on a credit and shrinks on a debit."""
+    grows on a credit and shrinks on a debit. ``reference`` and ``metadata`` are SQL
+    expressions over the due row ``d`` when an entry's own figures belong in them: by
+    default every entry has the ``:reference`` parameter and no metadata."""
     if customer_side not in ("C", "D"):
         raise ValueError("the customer side is C or D")
     gl_side = "D" if customer_side == "C" else "C"
@@ -352,14 +370,15 @@ def entry_statements(dialect: str, due: str, customer_side: str) -> list[str]:
         if dialect == "postgresql"
         else f"MAX({latest_a}, {latest_g})"
     )
-    no_metadata = "CAST('{}' AS jsonb)" if dialect == "postgresql" else "'{}'"
+    if metadata is None:
+        metadata = "CAST('{}' AS jsonb)" if dialect == "postgresql" else "'{}'"
     return [
         f"""
 INSERT INTO journal_entries
     (id, entry_type, business_date, value_date, posted_at, actor, channel, reference,
      metadata, request_id, reversal_of)
-SELECT d.entry_id, :entry_type, :day, :day, {entry_time}, :actor, :channel, :reference,
-       {no_metadata}, NULL, NULL
+SELECT d.entry_id, :entry_type, :day, :day, {entry_time}, :actor, :channel, {reference},
+       {metadata}, NULL, NULL
   FROM {due} d
   JOIN accounts a ON a.id = d.account_id
   JOIN accounts g ON g.id = d.gl_account_id
@@ -549,8 +568,8 @@ class SqlDepositInterest:
         statements = self._accrual_statements(days, parameters)
         return await in_chunks(
             self._storage,
-            _ACCRUING_COUNT,
-            _NEXT_ACCRUAL_BOUND,
+            open_account_count(DEPOSIT_KINDS),
+            next_open_account_bound(DEPOSIT_KINDS),
             ACCRUAL_CHUNK,
             functools.partial(_run_accrual, statements, parameters),
             report,

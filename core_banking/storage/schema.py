@@ -194,6 +194,7 @@ journal_entries = Table(
         sqlite_where=text("reversal_of IS NOT NULL"),
     ),
     Index("ix_journal_entries_posted_at", "posted_at", postgresql_using="brin"),
+    Index("ix_journal_entries_business_date", "business_date"),
 )
 
 journal_lines = Table(
@@ -547,22 +548,25 @@ deposit_interest_state = Table(
     Column("last_posting_date", Date),
 )
 
-# Deposit maintenance fees (docs/close-of-business.md). ``deposit_fee_terms`` is the monthly
-# maintenance fee of each deposit product version, derived from ``products.definition`` by
-# the close-of-business step as ``deposit_interest_terms`` is. ``deposit_maintenance_fees``
-# holds one row per account and month (its first day): charged (the entry) or waived (the
-# reason); the key makes the fee once per account and month.
+# Deposit fees (docs/close-of-business.md). ``deposit_fee_terms`` is the monthly maintenance
+# fee and the per-transaction fee of each deposit product version, derived from
+# ``products.definition`` by the close-of-business steps as ``deposit_interest_terms`` is.
+# ``deposit_maintenance_fees`` holds one row per account and month (its first day), and
+# ``deposit_transaction_fees`` one per account and business date with debits: charged (the
+# entry) or waived (the reason); each key makes its fee once per account and period.
 deposit_fee_terms = Table(
     "deposit_fee_terms",
     metadata,
     Column("product_id", Uuid, nullable=False),
     Column("product_version", Integer, nullable=False),
     Column("monthly_maintenance_fee_minor", BigInteger, nullable=False),
+    Column("transaction_fee_minor", BigInteger, nullable=False),
     PrimaryKeyConstraint("product_id", "product_version"),
     ForeignKeyConstraint(
         ["product_id", "product_version"], ["products.product_id", "products.version"]
     ),
     CheckConstraint("monthly_maintenance_fee_minor >= 0", name="fee_not_negative"),
+    CheckConstraint("transaction_fee_minor >= 0", name="transaction_fee_not_negative"),
 )
 
 deposit_maintenance_fees = Table(
@@ -580,6 +584,26 @@ deposit_maintenance_fees = Table(
     ),
     Column("waived_reason", String(32)),
     PrimaryKeyConstraint("account_id", "month"),
+    CheckConstraint("fee_minor > 0", name="fee_positive"),
+    CheckConstraint("(entry_id IS NULL) = (waived_reason IS NOT NULL)", name="charged_or_waived"),
+)
+
+deposit_transaction_fees = Table(
+    "deposit_transaction_fees",
+    metadata,
+    Column("account_id", Uuid, ForeignKey("accounts.id"), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("debits", Integer, nullable=False, comment="the fee-bearing debits of the day"),
+    Column("fee_minor", BigInteger, nullable=False, comment="the product's fee times debits"),
+    Column(
+        "entry_id",
+        Uuid,
+        ForeignKey("journal_entries.id"),
+        comment="the charge; NULL when waived",
+    ),
+    Column("waived_reason", String(32)),
+    PrimaryKeyConstraint("account_id", "business_date"),
+    CheckConstraint("debits > 0", name="debits_positive"),
     CheckConstraint("fee_minor > 0", name="fee_positive"),
     CheckConstraint("(entry_id IS NULL) = (waived_reason IS NOT NULL)", name="charged_or_waived"),
 )

@@ -92,6 +92,7 @@ DEPOSIT_INTEREST_TABLES = {
 }
 MAINTENANCE_FEE_TABLES = {"deposit_fee_terms", "deposit_maintenance_fees"}
 TERM_DEPOSIT_TABLES = {"term_deposits"}
+TRANSACTION_FEE_TABLES = {"deposit_transaction_fees"}
 CREDIT_LINE_TABLES = {
     "credit_lines",
     "credit_line_movements",
@@ -109,6 +110,7 @@ ALL_TABLES = (
     | CREDIT_LINE_TABLES
     | MAINTENANCE_FEE_TABLES
     | TERM_DEPOSIT_TABLES
+    | TRANSACTION_FEE_TABLES
 )
 
 # The built-in roles' amount limits as the roles table stores them: text, NULL for none.
@@ -335,6 +337,7 @@ def test_the_tables_are_those_of_the_metadata():
         + len(CREDIT_LINE_TABLES)
         + len(MAINTENANCE_FEE_TABLES)
         + len(TERM_DEPOSIT_TABLES)
+        + len(TRANSACTION_FEE_TABLES)
     )
 
 

@@ -75,6 +75,7 @@ REVISIONS = (
     "0008_credit_lines",
     "0009_maintenance_fees",
     "0010_term_deposits",
+    "0011_transaction_fees",
 )
 HEAD = REVISIONS[-1]
 

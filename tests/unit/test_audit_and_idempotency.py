@@ -674,6 +674,8 @@ def test_parameters_of_optional_money_fields() -> None:
         "min_balance": None,
         "daily_limit": None,
         "product_id": None,
+        "opening_deposit": None,
+        "funding_account_id": None,
     }
 
 

@@ -68,7 +68,8 @@ async def _hold_of(bank: Nexum, account_id: UUID, hold_id: UUID) -> Hold:
 @router.post(
     "",
     operation_id="accounts_open",
-    summary="Open a savings or checking account for a customer, by type or from a product",
+    summary="Open a savings or checking account for a customer, by type or from a product, "
+    "with an opening deposit if given",
     status_code=status.HTTP_201_CREATED,
     response_model=AccountOut,
     responses=responses(*common_statuses(404, 409)),
@@ -80,6 +81,8 @@ async def open_account(
     principal: Annotated[Principal, Depends(Requires(Permission.ACCOUNTS_OPEN))],
     idempotency_key: OptionalIdempotencyKey = None,
 ) -> Response:
+    opening_deposit = _opening_deposit(body, principal)
+
     async def produce() -> tuple[int, AccountOut]:
         account = await bank.accounts.open(
             OpenAccount(
@@ -92,12 +95,29 @@ async def open_account(
                 min_balance=_limit(body.min_balance),
                 daily_limit=_limit(body.daily_limit),
                 idempotency_key=idempotency_key,
+                opening_deposit=opening_deposit,
+                funding_account_id=body.funding_account_id,
             ),
             context_of(request, principal),
         )
         return status.HTTP_201_CREATED, AccountOut.of(account)
 
     return await idempotent(request, principal, idempotency_key, body, produce)
+
+
+def _opening_deposit(body: AccountOpen, principal: Principal) -> Money | None:
+    """The opening deposit, if any, checked as /transactions checks the same movement: the
+    permission to deposit cash or to transfer, and the caller's amount limit."""
+    if body.opening_deposit is None:
+        return None
+    amount = body.opening_deposit.to_money()
+    principal.require(
+        Permission.TRANSACTIONS_DEPOSIT
+        if body.funding_account_id is None
+        else Permission.TRANSACTIONS_TRANSFER
+    )
+    principal.require_amount(amount)
+    return amount
 
 
 def _limit(given: MoneyIn | None) -> Money | None:

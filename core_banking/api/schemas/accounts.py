@@ -35,6 +35,19 @@ class AccountOpen(RequestModel):
     daily_limit: MoneyIn | None = Field(
         None, description="Omit for the bank's default (NEXUM_MAX_DAILY_TRANSACTION_LIMIT)."
     )
+    opening_deposit: MoneyIn | None = Field(
+        None,
+        description="Posted into the account with its opening, in one transaction: a "
+        "transfer from funding_account_id, or cash without one. In the account's currency; "
+        "required, and at least the minimum, when the product has a minimum opening "
+        "balance. Needs transactions:deposit (cash) or transactions:transfer, within the "
+        "caller's amount limit, and an Idempotency-Key.",
+    )
+    funding_account_id: UUID | None = Field(
+        None,
+        description="The deposit account the opening deposit comes from (any customer's, "
+        "in the same currency; its funds and limits are checked). Omit for cash.",
+    )
 
 
 class Balances(BaseModel):

@@ -12,6 +12,7 @@ import pytest
 
 from support.api import Api, key, money
 from support.problems import assert_problem, field_errors
+from support.products import product_body
 
 pytestmark = pytest.mark.http
 
@@ -201,6 +202,182 @@ async def test_open_with_an_idempotency_key_is_replayed(api: Api) -> None:
         f"/customers/{customer['customer_id']}/accounts", headers=await api.admin()
     )
     assert [a["account_id"] for a in listed.json()] == [first.json()["account_id"]]
+
+
+# --- opening deposits -----------------------------------------------------------------------
+
+
+async def minimum_product(api: Api, minimum: str = "100.00") -> str:
+    """An active savings product with this minimum opening balance; its id."""
+    created = await api.http.post(
+        "/products",
+        headers=await api.admin(),
+        json=product_body(minimum_opening_balance=money(minimum)),
+    )
+    assert created.status_code == 201, created.text
+    product_id: str = created.json()["product_id"]
+    activated = await api.http.post(
+        f"/products/{product_id}/versions/1/activate", headers=await api.admin()
+    )
+    assert activated.status_code == 200, activated.text
+    return product_id
+
+
+async def open_with(
+    api: Api, headers: dict[str, str] | None = None, **fields: Any
+) -> tuple[httpx.Response, str]:
+    """POST /accounts for a new customer, under a fresh Idempotency-Key; the response and
+    the customer's id."""
+    customer = await api.customer()
+    response = await api.http.post(
+        "/accounts",
+        headers={**(headers or await api.admin()), "Idempotency-Key": key()},
+        json={
+            "customer_id": customer["customer_id"],
+            "currency": "USD",
+            "name": "With money",
+            **fields,
+        },
+    )
+    return response, customer["customer_id"]
+
+
+async def accounts_of(api: Api, customer_id: str) -> list[dict[str, Any]]:
+    listed = await api.http.get(f"/customers/{customer_id}/accounts", headers=await api.admin())
+    assert listed.status_code == 200, listed.text
+    result: list[dict[str, Any]] = listed.json()
+    return result
+
+
+async def test_a_product_with_a_minimum_refuses_less_and_opens_nothing(api: Api) -> None:
+    product_id = await minimum_product(api)
+    for fields in ({}, {"opening_deposit": money("99.99")}):
+        response, customer_id = await open_with(api, product_id=product_id, **fields)
+        body = assert_problem(response, 422, "below_minimum_opening_balance")
+        assert body["context"]["minimum_opening_minor"] == 100_00
+        assert await accounts_of(api, customer_id) == []
+
+
+async def test_the_minimum_in_cash_opens_the_account_with_that_balance(api: Api) -> None:
+    product_id = await minimum_product(api)
+    response, customer_id = await open_with(
+        api, await api.as_role("teller"), product_id=product_id, opening_deposit=money("100.00")
+    )
+    assert response.status_code == 201, response.text
+    account = response.json()
+    assert account["balances"]["posted"] == money("100.00")
+    assert account["balances"]["available"] == money("100.00")
+    assert [a["account_id"] for a in await accounts_of(api, customer_id)] == [account["account_id"]]
+    lines = await api.http.get(
+        f"/accounts/{account['account_id']}/transactions", headers=await api.admin()
+    )
+    assert lines.status_code == 200, lines.text
+    [line] = lines.json()["items"]
+    assert line["amount"] == money("100.00")
+
+
+async def test_a_funding_account_pays_the_opening_deposit(api: Api) -> None:
+    product_id = await minimum_product(api)
+    payer = await api.funded_account("300.00")
+    response, _ = await open_with(
+        api,
+        product_id=product_id,
+        opening_deposit=money("125.50"),
+        funding_account_id=payer["account_id"],
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["balances"]["posted"] == money("125.50")
+    assert (await api.balances(payer["account_id"]))["posted"] == "174.50"
+
+
+async def test_an_opening_deposit_in_another_currency_is_refused(api: Api) -> None:
+    product_id = await minimum_product(api)
+    euros = await api.funded_account("500.00", currency="EUR")
+    for fields in (
+        {"opening_deposit": money("100.00", "EUR")},
+        {"opening_deposit": money("100.00"), "funding_account_id": euros["account_id"]},
+    ):
+        response, customer_id = await open_with(api, product_id=product_id, **fields)
+        assert_problem(response, 422, "currency_mismatch")
+        assert await accounts_of(api, customer_id) == []
+    assert (await api.balances(euros["account_id"]))["posted"] == "500.00"
+
+
+async def test_a_replayed_opening_returns_the_same_account_and_posts_once(api: Api) -> None:
+    product_id = await minimum_product(api)
+    payer = await api.funded_account("400.00")
+    customer = await api.customer()
+    headers = {**await api.admin(), "Idempotency-Key": key()}
+    body = {
+        "customer_id": customer["customer_id"],
+        "product_id": product_id,
+        "currency": "USD",
+        "name": "Once",
+        "opening_deposit": money("150.00"),
+        "funding_account_id": payer["account_id"],
+    }
+    first = await api.http.post("/accounts", headers=headers, json=body)
+    second = await api.http.post("/accounts", headers=headers, json=body)
+    assert first.status_code == second.status_code == 201, first.text
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.content == first.content
+    assert len(await accounts_of(api, customer["customer_id"])) == 1
+    assert (await api.balances(payer["account_id"]))["posted"] == "250.00"
+
+
+async def test_an_opening_deposit_needs_a_key_and_positive_money(api: Api) -> None:
+    customer = await api.customer()
+    body = {
+        "customer_id": customer["customer_id"],
+        "product_type": "savings",
+        "currency": "USD",
+        "name": "x",
+        "opening_deposit": money("10.00"),
+    }
+    no_key = await api.http.post("/accounts", headers=await api.admin(), json=body)
+    assert_problem(no_key, 422, "invalid_input", field="idempotency_key")
+    for amount in ("0.00", "10.001"):
+        response, _ = await open_with(api, product_type="savings", opening_deposit=money(amount))
+        assert response.status_code == 422, response.text
+    assert await accounts_of(api, customer["customer_id"]) == []
+
+
+async def test_an_opening_deposit_needs_the_permission_and_limit_to_move_it(api: Api) -> None:
+    name = f"opener_{uuid.uuid4().hex[:8]}"
+    created = await api.http.put(
+        f"/auth/roles/{name}",
+        headers=await api.admin(),
+        json={
+            "description": "opens accounts, moves no money",
+            "permissions": ["accounts:open", "customers:read", "accounts:read"],
+            "amount_limit": None,
+        },
+    )
+    assert created.status_code == 200, created.text
+    _, opener = await api.new_user(name)
+    payer = await api.funded_account("50.00")
+    cash, _ = await open_with(api, opener, product_type="savings", opening_deposit=money("1.00"))
+    assert assert_problem(cash, 403, "forbidden")["context"] == {
+        "permission": "transactions:deposit"
+    }
+    funded, _ = await open_with(
+        api,
+        opener,
+        product_type="savings",
+        opening_deposit=money("1.00"),
+        funding_account_id=payer["account_id"],
+    )
+    assert assert_problem(funded, 403, "forbidden")["context"] == {
+        "permission": "transactions:transfer"
+    }
+    plain, _ = await open_with(api, opener, product_type="savings")
+    assert plain.status_code == 201, plain.text  # no money moves: accounts:open is enough
+
+    over, customer_id = await open_with(
+        api, await api.as_role("teller"), product_type="savings", opening_deposit=money("10000.01")
+    )
+    assert assert_problem(over, 403, "amount_above_role_limit")["context"] == {"limit": "10000.00"}
+    assert await accounts_of(api, customer_id) == []
 
 
 # --- reading ------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ async def open_from(
     customer = await api.customer()
     return await api.http.post(
         "/accounts",
-        headers=await api.admin(),
+        headers={**await api.admin(), "Idempotency-Key": key()},
         json={
             "customer_id": customer["customer_id"],
             "product_id": product_id,
@@ -392,8 +392,9 @@ async def test_list_refuses_bad_parameters(
 
 
 async def test_accounts_keep_the_version_they_were_opened_under(api: Api) -> None:
-    product = await active_product(api)
-    response = await open_from(api, product["product_id"])
+    product = await active_product(api)  # a minimum opening balance of 100.00
+    opening = {"opening_deposit": money("100.00")}
+    response = await open_from(api, product["product_id"], **opening)
     assert response.status_code == 201, response.text
     early = response.json()
     assert early["product_type"] == "savings"
@@ -402,7 +403,7 @@ async def test_accounts_keep_the_version_they_were_opened_under(api: Api) -> Non
     revised = await revise(api, product, deposit_type="checking")
     assert revised.status_code == 201, revised.text
     assert (await change(api, product, 2, "activate")).status_code == 200
-    late = (await open_from(api, product["product_id"])).json()
+    late = (await open_from(api, product["product_id"], **opening)).json()
     assert (late["product_type"], late["product_version"]) == ("checking", 2)
 
     again = await api.http.get(f"/accounts/{early['account_id']}", headers=await api.admin())
