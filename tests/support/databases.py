@@ -74,6 +74,7 @@ REVISIONS = (
     "0007_loans",
     "0008_credit_lines",
     "0009_maintenance_fees",
+    "0012_batch_posting",
 )
 HEAD = REVISIONS[-1]
 

@@ -150,4 +150,3 @@ class DepositProduct:
                 product_id=str(self.product_id),
                 minimum_opening_minor=self.minimum_opening_minor,
             )
-
