@@ -12,7 +12,8 @@ reports the latency distribution, so p50 and p99 come from every request, not a 
 
 Each round measures, in turn: single transfers at concurrency 16; atomic batches of
 ``--batch-size`` transfers (``POST /transactions/batch``, one database transaction per
-batch) at concurrency 4, counted in transfers; and pgbench's built-in TPC-B at 16 clients.
+batch) at concurrency 4, counted in transfers, with the API process's CPU per transfer;
+and pgbench's built-in TPC-B at 16 clients.
 Figures are medians over the rounds; the last line printed is a JSON object with them and
 the ratios. Rate limiting is off (its default budget would refuse the load) and the
 principal cache is on when ``--redis-url`` names a Redis, as in a production deployment.
@@ -314,7 +315,8 @@ def main() -> None:
                     f"server CPU {transfers[-1].server_cpu_ms:.2f} ms each, "
                     f"{transfers[-1].failed} failed)   batched "
                     f"{batch.per_second * options.batch_size:7.0f} transfers/s "
-                    f"({batch.failed} failed)   pgbench TPC-B {reference[-1]:7.0f} tps",
+                    f"(server CPU {batch.server_cpu_ms / options.batch_size:.2f} ms each, "
+                    f"{batch.failed} failed)   pgbench TPC-B {reference[-1]:7.0f} tps",
                     file=sys.stderr,
                 )
         finally:
@@ -339,6 +341,9 @@ def main() -> None:
         ),
         "failed_requests": sum(r.failed for r in transfers) + sum(r.failed for r in batches),
         "batch_transfers": round(batch_rate),
+        "server_cpu_ms_per_batched_transfer": round(
+            statistics.median(r.server_cpu_ms for r in batches) / options.batch_size, 3
+        ),
         "batch_size": options.batch_size,
         "batch_concurrency": BATCH_CONCURRENCY,
         "pgbench_tpcb": round(tpcb),

@@ -355,6 +355,16 @@ class Journal(Protocol):
     async def balance_as_of(self, account_id: UUID, moment: datetime) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedPosting:
+    """What the ledger writes for one command: the entry, the claim that makes it happen at
+    most once, and the audit record that says who asked."""
+
+    request: PostingRequest
+    claim: IdempotencyClaim
+    audit: AuditRecord
+
+
 class Ledger(Protocol):
     async def post(
         self,
@@ -362,6 +372,13 @@ class Ledger(Protocol):
         claim: IdempotencyClaim | None,
         audit: AuditRecord | None,
     ) -> PostingResult: ...
+
+    async def post_many(self, postings: Sequence[PreparedPosting]) -> list[PostingResult]:
+        """Each posting in order, in the caller's transaction, exactly as ``post`` would
+        post it, with a result each. A refusal names the posting it refuses by its place
+        in ``postings``, ``operation_index`` in its context; the postings before it are
+        written, so the caller rolls the transaction back."""
+        ...
 
 
 class AuditTrail(Protocol):

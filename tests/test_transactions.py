@@ -11,6 +11,7 @@ not consumed (the same key then succeeds once the cause is fixed).
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -53,7 +54,8 @@ from core_banking.domain.errors import (
 )
 from core_banking.domain.ledger import Channel, EntryType, JournalEntry, PostingResult
 from core_banking.domain.money import Money
-from core_banking.storage.schema import idempotency_keys, journal_entries
+from core_banking.storage import posting_postgres
+from core_banking.storage.schema import audit_events, idempotency_keys, journal_entries
 from core_banking.storage.verification import verify_ledger
 from support.banking import CONTEXT, funded_account, key, money, new_account
 
@@ -1248,3 +1250,211 @@ async def test_the_ledger_verifies_clean_after_a_mix_of_operations(bank, clock):
     report = await verify_ledger(bank.storage)
     assert report.violations == []
     assert report.ok
+
+
+# --------------------------------------------------------- batches: all or nothing, one call
+
+
+def mixed_operations(first: UUID, second: UUID, third: UUID) -> list[Any]:
+    """Every kind of money command, the accounts named several times each, so that each
+    line's balance-after and position depend on the operations before it in the batch."""
+    party = Counterparty("Ada", "NL91ABNA0417164300")
+    return [
+        Transfer(first, second, money("125.00"), key(), metadata=METADATA),
+        Withdraw(second, money("30.25"), key(), reference="atm"),
+        Deposit(third, money("7.10"), key()),
+        ChargeFee(first, money("1.50"), "statement", key()),
+        Transfer(third, first, money("500.00"), key()),
+        ReceiveExternalTransfer(second, money("19.99"), party, key()),
+        SendExternalTransfer(first, money("300.00"), party, key()),
+        Transfer(second, third, money("0.01"), key()),
+    ]
+
+
+async def three_accounts(bank: Nexum) -> list[Account]:
+    return [
+        await funded_account(bank, "1000.00"),
+        await funded_account(bank, "50.00"),
+        await funded_account(bank, "600.00", daily_limit="900.00"),
+    ]
+
+
+async def audit_details(bank: Nexum, entry_id: UUID) -> list[dict[str, Any]]:
+    """The audit records of an entry: their payloads, without the entry's own id."""
+    async with bank.storage.autocommit_engine.connect() as conn:
+        payloads = (
+            await conn.scalars(
+                select(audit_events.c.payload).where(
+                    audit_events.c.entity_type == "journal_entry",
+                    audit_events.c.entity_id == str(entry_id),
+                )
+            )
+        ).all()
+    return [{k: v for k, v in json.loads(p).items() if k != "entity_id"} for p in payloads]
+
+
+async def test_a_batch_posts_exactly_what_posting_one_by_one_posts(bank):
+    """The same operations, as one batch on three accounts and one by one on three others
+    funded alike: the same lines with the same balances-after and positions, the same
+    accounts afterwards, and an audit record per entry saying the same."""
+    batched, alone = await three_accounts(bank), await three_accounts(bank)
+    as_alone = {a.id: b.id for a, b in zip(batched, alone, strict=True)}
+    same = {b.id: b.id for b in alone}
+
+    together = await bank.ledger.execute_together(
+        mixed_operations(*(a.id for a in batched)), CONTEXT
+    )
+    singly = [
+        await bank.ledger.execute(command, CONTEXT)
+        for command in mixed_operations(*(a.id for a in alone))
+    ]
+
+    def customer_view(entry: JournalEntry, named: dict[UUID, UUID]) -> list[tuple[Any, ...]]:
+        # the bank's GL accounts are shared, so only their movements compare
+        return [
+            (named[account], *rest) if account in named else (account, *rest[:3])
+            for account, *rest in lines(entry)
+        ]
+
+    assert len(together) == len(singly) == 8
+    for batch_result, single_result in zip(together, singly, strict=True):
+        assert batch_result.replayed is False
+        entry, expected = batch_result.entry, single_result.entry
+        assert (entry.entry_type, entry.reference, entry.metadata, entry.channel) == (
+            expected.entry_type,
+            expected.reference,
+            expected.metadata,
+            expected.channel,
+        )
+        assert customer_view(entry, as_alone) == customer_view(expected, same)
+        assert await bank.ledger.entry(entry.id) == entry  # what was returned is what is stored
+        (audited,) = await audit_details(bank, entry.id)
+        named_alike = json.dumps(audited)
+        for account, other in as_alone.items():
+            named_alike = named_alike.replace(str(account), str(other))
+        assert [json.loads(named_alike)] == await audit_details(bank, expected.id)
+    for account, other in as_alone.items():
+        assert state(await get(bank, account))[:-1] == state(await get(bank, other))[:-1]
+    assert (await verify_ledger(bank.storage)).violations == []
+
+
+@pytest.mark.parametrize("refused_at", [0, 3, 5])
+async def test_a_refusal_in_a_batch_names_its_operation_and_writes_nothing(bank, refused_at):
+    """The withdrawal is refused (after 0, 3 or all 5 other operations: past the middle,
+    only because of the transfers before it in the batch); it is named by its place, and
+    nothing of the batch stays: no entry, no balance moved, no key used."""
+    first = await funded_account(bank, "100.00")
+    second = await funded_account(bank, "20.00")
+    third = await new_account(bank)
+    fine = [
+        Transfer(first.id, second.id, money("50.00"), key()),
+        Deposit(third.id, money("5.00"), key()),
+        Transfer(second.id, third.id, money("60.00"), key()),
+        Deposit(first.id, money("1.00"), key()),
+        Withdraw(third.id, money("1.00"), key()),
+    ]
+    too_much = Withdraw(second.id, money("10.01"), key())  # 20 + 50 - 60 = 10.00 left
+    commands = [*fine[:refused_at], too_much, *fine[refused_at:]]
+    if refused_at == 0:
+        commands[0] = Withdraw(second.id, money("20.01"), key())
+
+    refusal = await assert_refused(
+        bank,
+        InsufficientFunds,
+        lambda: bank.ledger.execute_together(commands, CONTEXT),
+        accounts=(first.id, second.id, third.id, CASH),
+    )
+
+    assert refusal.context["operation_index"] == refused_at
+    assert refusal.context["account_id"] == str(second.id)
+    assert [await key_claimed(bank, c.idempotency_key) for c in commands] == [False] * 6
+
+
+async def test_an_unknown_account_in_a_batch_is_named_by_its_operation(bank):
+    account = await funded_account(bank, "100.00")
+    missing = uuid.uuid4()
+    commands = [
+        Withdraw(account.id, money("1.00"), key()),
+        Transfer(account.id, missing, money("1.00"), key()),
+        Deposit(account.id, money("1.00"), key()),
+    ]
+
+    refusal = await assert_refused(
+        bank,
+        NotFound,
+        lambda: bank.ledger.execute_together(commands, CONTEXT),
+        accounts=(account.id, CASH),
+    )
+
+    assert (refusal.context["operation_index"], refusal.context["account_id"]) == (1, str(missing))
+
+
+async def test_a_batch_sent_again_returns_its_first_results(bank):
+    source = await funded_account(bank, "100.00")
+    target = await new_account(bank)
+    commands = [
+        Transfer(source.id, target.id, money("10.00"), key()),
+        Withdraw(target.id, money("4.00"), key()),
+    ]
+    first = await bank.ledger.execute_together(commands, CONTEXT)
+    entries = await entry_count(bank)
+
+    again = await bank.ledger.execute_together(commands, CONTEXT)
+
+    assert [(r.replayed, r.entry) for r in again] == [(True, r.entry) for r in first]
+    assert await entry_count(bank) == entries
+    assert (await posted(bank, source.id), await posted(bank, target.id)) == (9000, 600)
+
+    # some keys already used, the rest new: the old ones replay, the new ones post
+    extended = await bank.ledger.execute_together(
+        [*commands, Deposit(target.id, money("1.00"), key())], CONTEXT
+    )
+    assert [r.replayed for r in extended] == [True, True, False]
+    assert [r.entry for r in extended[:2]] == [r.entry for r in first]
+    assert await posted(bank, target.id) == 700
+
+    # a key of the batch used before for another request: that operation is refused
+    reused = [
+        Deposit(target.id, money("1.00"), key()),
+        Withdraw(target.id, money("5.00"), commands[1].idempotency_key),
+    ]
+    refusal = await assert_refused(
+        bank,
+        IdempotencyKeyReused,
+        lambda: bank.ledger.execute_together(reused, CONTEXT),
+        accounts=(source.id, target.id, CASH),
+        idempotency_key=reused[0].idempotency_key,
+    )
+    assert refusal.context["operation_index"] == 1
+
+
+async def test_a_batch_longer_than_one_call_keeps_its_order_and_names_its_refusal(
+    bank, monkeypatch
+):
+    """PostgreSQL posts a batch in calls of at most ENTRIES_PER_CALL entries (two here):
+    the entries chain across calls, and a refusal in a later call is named by its place in
+    the whole batch, not in its call. (SQLite posts one by one and has no calls to split.)"""
+    monkeypatch.setattr(posting_postgres, "ENTRIES_PER_CALL", 2)
+    account = await funded_account(bank, "10.00")
+    withdrawals = [Withdraw(account.id, money("2.00"), key()) for _ in range(4)]
+
+    refusal = await assert_refused(
+        bank,
+        InsufficientFunds,
+        lambda: bank.ledger.execute_together(
+            [*withdrawals, Withdraw(account.id, money("2.01"), key())], CONTEXT
+        ),
+        accounts=(account.id, CASH),
+    )
+    assert refusal.context["operation_index"] == 4
+
+    results = await bank.ledger.execute_together(
+        [*withdrawals, Withdraw(account.id, money("2.00"), key())], CONTEXT
+    )
+    assert [lines(r.entry)[0][4:] for r in results] == [
+        (800, 2),
+        (600, 3),
+        (400, 4),
+        (200, 5),
+        (0, 6),
+    ]

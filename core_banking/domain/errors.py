@@ -31,6 +31,8 @@ stored ledger disagrees with itself, and it must stop the operation loudly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 
@@ -46,6 +48,17 @@ class DomainError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, {self.context!r})"
+
+
+@contextmanager
+def naming_the_operation(index: int) -> Iterator[None]:
+    """Tag a refusal with the position of the command it refuses among several, as
+    ``operation_index`` in its context (a tag already there, from deeper down, stays)."""
+    try:
+        yield
+    except DomainError as refusal:
+        refusal.context.setdefault("operation_index", index)
+        raise
 
 
 class InvalidInput(DomainError):

@@ -39,10 +39,10 @@ from core_banking.domain.lending.deposit_products import DepositProduct
 from core_banking.domain.lending.errors import ProductNotActive
 from core_banking.domain.money import Money, currency
 from core_banking.domain.policy import BusinessPolicy
-from core_banking.ports import Clock, HistoryQuery, LedgerStore, UnitOfWork
+from core_banking.ports import Clock, HistoryQuery, LedgerStore, PreparedPosting, UnitOfWork
 from core_banking.services.auditing import audit_record
 from core_banking.services.ledger import prepare_money_command
-from core_banking.services.postings import PostingPreparer, PreparedPosting, claim_for
+from core_banking.services.postings import PostingPreparer, claim_for
 
 ACCOUNT_NUMBER_ATTEMPTS = 5
 MAX_PAGE = 200

@@ -9,8 +9,8 @@ ledger checks them against the locked accounts.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -27,7 +27,13 @@ from core_banking.domain.commands import (
     Transfer,
     Withdraw,
 )
-from core_banking.domain.errors import DomainError, InvalidInput, InvalidTransition, NotFound
+from core_banking.domain.errors import (
+    DomainError,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    naming_the_operation,
+)
 from core_banking.domain.ledger import (
     CREDIT_LINE_ENTRY_TYPES,
     LOAN_ENTRY_TYPES,
@@ -45,15 +51,11 @@ from core_banking.ports import (
     EntryQuery,
     LedgerStore,
     NoTelemetry,
+    PreparedPosting,
     Telemetry,
     UnitOfWork,
 )
-from core_banking.services.postings import (
-    PostingPreparer,
-    PreparedPosting,
-    customer_leg,
-    gl_leg,
-)
+from core_banking.services.postings import PostingPreparer, customer_leg, gl_leg
 
 MAX_PAGE = 200
 MAX_TOGETHER = 100_000
@@ -184,7 +186,7 @@ class LedgerService:
             raise InvalidInput(f"1 to {MAX_TOGETHER} operations at once", field="operations")
         prepared = []
         for index, command in enumerate(commands):
-            with _naming_the_operation(index):
+            with naming_the_operation(index):
                 prepared.append(self._prepare(command, context))
 
         touched = {leg.account_id for posting in prepared for leg in posting.request.legs}
@@ -194,16 +196,10 @@ class LedgerService:
             # two batches would lock their accounts in the orders of their operations and
             # deadlock each other whenever they share two accounts.
             # A missing account is left to the posting that names it: it refuses with its
-            # operation's index.
+            # operation's index. On PostgreSQL the postings are then one call.
             with suppress(NotFound):
                 await uow.accounts.lock_many(touched)
-            results = []
-            for index, posting in enumerate(prepared):
-                with _naming_the_operation(index):
-                    results.append(
-                        await uow.ledger.post(posting.request, posting.claim, posting.audit)
-                    )
-            return results
+            return await uow.ledger.post_many(prepared)
 
         started = time.perf_counter()
         try:
@@ -281,13 +277,3 @@ class LedgerService:
             entry_type.value,
             self._store.post_entry(prepared.request, prepared.claim, prepared.audit),
         )
-
-
-@contextmanager
-def _naming_the_operation(index: int) -> Iterator[None]:
-    """Tag a refusal with the position of the command it refuses among several."""
-    try:
-        yield
-    except DomainError as refusal:
-        refusal.context.setdefault("operation_index", index)
-        raise

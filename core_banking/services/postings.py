@@ -4,7 +4,6 @@ claim that makes it happen at most once, and the audit record that says who aske
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -18,14 +17,7 @@ from core_banking.domain.ids import uuid7
 from core_banking.domain.ledger import Channel, EntryType, Leg, PostingRequest
 from core_banking.domain.money import Money
 from core_banking.domain.policy import BusinessPolicy
-from core_banking.ports import Clock
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedPosting:
-    request: PostingRequest
-    claim: IdempotencyClaim
-    audit: AuditRecord
+from core_banking.ports import Clock, PreparedPosting
 
 
 class PostingPreparer:

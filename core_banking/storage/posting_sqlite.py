@@ -9,6 +9,7 @@ same integration tests run against both.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core_banking.domain.accounts import AccountKind
 from core_banking.domain.audit import AuditRecord
-from core_banking.domain.errors import AlreadyReversed, UnbalancedEntry
+from core_banking.domain.errors import AlreadyReversed, UnbalancedEntry, naming_the_operation
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import (
     AccountPosting,
@@ -27,6 +28,7 @@ from core_banking.domain.ledger import (
     PostingResult,
     post_to_account,
 )
+from core_banking.ports import PreparedPosting
 from core_banking.storage.accounts import AccountRepository
 from core_banking.storage.audit import AuditWriter
 from core_banking.storage.errors import violated_constraint
@@ -103,6 +105,14 @@ class SqlitePostingWriter:
         return PostingResult(
             entry=entry_from_request(request, posted_at, seqs, balances), replayed=False
         )
+
+    async def post_many(self, postings: Sequence[PreparedPosting]) -> list[PostingResult]:
+        """One by one: SQLite runs in process, so a posting costs no round trip."""
+        results = []
+        for index, posting in enumerate(postings):
+            with naming_the_operation(index):
+                results.append(await self.post(posting.request, posting.claim, posting.audit))
+        return results
 
     async def _update_account(
         self, posting: AccountPosting, legs: int, posted_at: datetime

@@ -393,3 +393,51 @@ async def test_deposits_are_announced_once_however_often_they_are_retried(events
     messages = await read_all(events_bank)
     posted = [m for m in messages if m.body["event_type"] == "transaction.posted"]
     assert [m.body["data"]["amount"]["amount"] for m in posted] == ["7.00"]
+
+
+async def test_a_batch_writes_the_outbox_rows_posting_one_by_one_writes(events_bank):
+    """The same operations as one atomic batch on two accounts and one by one on two others:
+    the same lines announced, account by account and position by position, and one audit
+    event announced per entry either way."""
+
+    async def announced(account_ids: list[Any]) -> list[list[int]]:
+        async with events_bank.storage.engine.connect() as conn:
+            return [
+                list(
+                    await conn.scalars(
+                        select(outbox_events.c.account_seq)
+                        .where(outbox_events.c.account_id == account_id)
+                        .order_by(outbox_events.c.account_seq)
+                    )
+                )
+                for account_id in account_ids
+            ]
+
+    async def audit_rows() -> int:
+        return int(
+            await scalar(
+                events_bank,
+                select(func.count())
+                .select_from(outbox_events)
+                .where(outbox_events.c.kind == "audit"),
+            )
+        )
+
+    def operations(first: Any, second: Any) -> list[Any]:
+        return [
+            Transfer(first, second, money("10.00"), key()),
+            Withdraw(second, money("4.00"), key()),
+            Deposit(first, money("1.00"), key()),
+            Transfer(second, first, money("2.00"), key()),
+        ]
+
+    batched = [(await funded_account(events_bank, "100.00")).id for _ in range(2)]
+    alone = [(await funded_account(events_bank, "100.00")).id for _ in range(2)]
+    before = await audit_rows()
+    await events_bank.ledger.execute_together(operations(*batched), CONTEXT)
+    after_batch = await audit_rows()
+    for command in operations(*alone):
+        await events_bank.ledger.execute(command, CONTEXT)
+
+    assert await announced(batched) == await announced(alone) == [[1, 2, 3, 4], [1, 2, 3, 4]]
+    assert after_batch - before == await audit_rows() - after_batch == 4

@@ -76,6 +76,7 @@ REVISIONS = (
     "0009_maintenance_fees",
     "0010_term_deposits",
     "0011_transaction_fees",
+    "0012_batch_posting",
 )
 HEAD = REVISIONS[-1]
 
