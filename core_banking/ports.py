@@ -361,7 +361,8 @@ class PreparedPosting:
     most once, and the audit record that says who asked."""
 
     request: PostingRequest
-    claim: IdempotencyClaim
+    claim: IdempotencyClaim | None
+    """None for an entry its command's own claim covers."""
     audit: AuditRecord
 
 
@@ -623,8 +624,7 @@ class TermDepositQuery:
 
 
 class TermDeposits(Protocol):
-    """Term deposits, and the interest state their early closure settles
-    (docs/term-deposits.md)."""
+    """Term deposits (docs/term-deposits.md)."""
 
     async def insert(self, deposit: TermDeposit) -> None: ...
 
@@ -640,13 +640,20 @@ class TermDeposits(Protocol):
         self, account_id: UUID, status: TermDepositStatus, closed_on: date, now: datetime
     ) -> None: ...
 
-    async def unposted_interest(self, account_id: UUID) -> tuple[Decimal, Decimal]:
+
+class InterestState(Protocol):
+    """One deposit account's interest state, settled when the account or term deposit is
+    closed (docs/interest.md)."""
+
+    async def unposted(self, account_id: UUID) -> tuple[Decimal, Decimal]:
         """(accrued since the last posting, residue carried), locked; zeros when none."""
         ...
 
-    async def interest_posted(
+    async def posted(
         self, account_id: UUID, posted_minor: int, residue: Decimal, business_date: date
-    ) -> None: ...
+    ) -> None:
+        """Nothing accrued any more, ``residue`` carried, ``posted_minor`` credited."""
+        ...
 
 
 class TermDepositMaturityBook(Protocol):
@@ -790,6 +797,9 @@ class UnitOfWork(Protocol):
 
     @property
     def term_deposits(self) -> TermDeposits: ...
+
+    @property
+    def interest_state(self) -> InterestState: ...
 
     async def serialize_setup(self) -> None:
         """Make concurrent first-admin set-ups queue, so only one can succeed."""

@@ -190,6 +190,17 @@ class ChangeAccountStatus:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class CloseAccount:
+    """Close a deposit account for good: its interest settled, what it then holds paid to
+    ``payout_account_id`` (another deposit account of its customer), if any."""
+
+    account_id: UUID
+    reason: str
+    payout_account_id: UUID | None = None
+    idempotency_key: str | None = None
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Money):
         return {"amount": value.amount_string(), "currency": value.currency.code}

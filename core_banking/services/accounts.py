@@ -11,11 +11,14 @@ from core_banking.domain.accounts import (
     AccountKind,
     AccountStatus,
     AccountType,
+    Side,
     check_transition,
     new_account_number,
 )
+from core_banking.domain.audit import AuditRecord
 from core_banking.domain.commands import (
     ChangeAccountStatus,
+    CloseAccount,
     Deposit,
     OpenAccount,
     RequestContext,
@@ -33,7 +36,7 @@ from core_banking.domain.errors import (
     WrongAccountKind,
 )
 from core_banking.domain.ids import uuid7
-from core_banking.domain.ledger import AccountLine
+from core_banking.domain.ledger import AccountLine, Channel, EntryType
 from core_banking.domain.lending.catalog import Product, account_product_type
 from core_banking.domain.lending.deposit_products import DepositProduct
 from core_banking.domain.lending.errors import ProductNotActive
@@ -41,8 +44,9 @@ from core_banking.domain.money import Money, currency
 from core_banking.domain.policy import BusinessPolicy
 from core_banking.ports import Clock, HistoryQuery, LedgerStore, PreparedPosting, UnitOfWork
 from core_banking.services.auditing import audit_record
+from core_banking.services.interest_settlement import settle_interest
 from core_banking.services.ledger import prepare_money_command
-from core_banking.services.postings import PostingPreparer, claim_for
+from core_banking.services.postings import PostingPreparer, claim_for, customer_leg
 
 ACCOUNT_NUMBER_ATTEMPTS = 5
 MAX_PAGE = 200
@@ -195,40 +199,117 @@ class AccountService:
         return prepare_money_command(self._preparer, deposit, context)
 
     async def change_status(self, command: ChangeAccountStatus, context: RequestContext) -> Account:
-        """Freeze, unfreeze, mark dormant, reactivate or close. Closing needs a zero balance
-        and no money on hold."""
+        """Freeze, unfreeze, mark dormant, reactivate or close (as :meth:`close` without a
+        payout account)."""
+        if command.status is AccountStatus.CLOSED:
+            return await self.close(CloseAccount(command.account_id, command.reason), context)
 
         async def work(uow: UnitOfWork) -> Account:
             now = self._clock.now()
-            account = await uow.accounts.lock(command.account_id)
-            if account.kind is not AccountKind.DEPOSIT:
-                raise WrongAccountKind("only deposit accounts change status")
-            check_transition(account.status, command.status)
-            if command.status is AccountStatus.CLOSED and (
-                account.posted_minor != 0 or account.held_minor != 0
-            ):
-                raise InvalidTransition(
-                    "an account is closed only with a zero balance and nothing on hold",
-                    account_id=str(account.id),
-                )
+            account = await _own_status(uow, command.account_id, command.status)
             await uow.accounts.set_status(account.id, command.status, now)
             await uow.audit.append(
-                audit_record(
+                _status_changed(context, now, account, command.status, {"reason": command.reason})
+            )
+            return await _existing(uow, account.id)
+
+        return await self._store.atomically(work)
+
+    async def close(self, command: CloseAccount, context: RequestContext) -> Account:
+        """Close an account with nothing on hold, in one transaction: the interest it has
+        accrued is posted first (docs/interest.md), then what it holds goes to the payout
+        account, if one is named; without one, anything left refuses the closing. An
+        overdrawn account is never closed. A payout moves money: it needs an idempotency
+        key, and the payout account must be an active deposit account of the same customer
+        in the same currency (the customer's own money, so no daily limit applies)."""
+        if command.payout_account_id is not None and command.idempotency_key is None:
+            raise InvalidInput(
+                "a payout moves money: it needs an idempotency key", field="idempotency_key"
+            )
+        claim = (
+            claim_for("account_close", command, context, command.account_id)
+            if command.idempotency_key is not None
+            else None
+        )
+
+        async def work(uow: UnitOfWork) -> Account:
+            now, today = self._clock.now(), self._clock.today()
+            if claim is not None:
+                existing = await uow.idempotency.claim(claim, now)
+                if existing is not None:
+                    return await _existing(uow, existing)
+            account = await _own_status(uow, command.account_id, AccountStatus.CLOSED)
+            if account.held_minor:
+                raise InvalidTransition(
+                    "an account is closed only with nothing on hold", account_id=str(account.id)
+                )
+            interest = await settle_interest(uow, self._preparer, account, command, context, today)
+            balance = account.posted_minor + interest
+            if balance < 0 or (balance > 0 and command.payout_account_id is None):
+                raise InvalidTransition(
+                    "an account is closed only with a zero balance, or with a payout account "
+                    "for what it holds (its interest included)",
+                    account_id=str(account.id),
+                    balance=Money.of(balance, account.currency).amount_string(),
+                )
+            if balance > 0 and command.payout_account_id is not None:
+                await own_deposit_account(
+                    uow,
+                    command.payout_account_id,
+                    _customer_of(account),
+                    account.currency,
+                    "an account pays out to",
+                )
+                await self._pay_out(
+                    uow, account, command.payout_account_id, balance, command, context
+                )
+            await uow.accounts.set_status(account.id, AccountStatus.CLOSED, now)
+            await uow.audit.append(
+                _status_changed(
                     context,
                     now,
-                    "account.status_changed",
-                    "account",
-                    account.id,
+                    account,
+                    AccountStatus.CLOSED,
                     {
-                        "from": account.status.value,
-                        "to": command.status.value,
                         "reason": command.reason,
+                        "interest_minor": interest,
+                        "paid_out_minor": max(balance, 0),
+                        "payout_account_id": str(command.payout_account_id)
+                        if command.payout_account_id
+                        else None,
                     },
                 )
             )
             return await _existing(uow, account.id)
 
         return await self._store.atomically(work)
+
+    async def _pay_out(
+        self,
+        uow: UnitOfWork,
+        account: Account,
+        payout_account_id: UUID,
+        balance_minor: int,
+        command: CloseAccount,
+        context: RequestContext,
+    ) -> None:
+        """Everything the closing account holds, to its payout account, as one transfer."""
+        amount = Money.of(balance_minor, account.currency)
+        legs = (
+            customer_leg(account.id, Side.DEBIT, amount, funds_only=True),
+            customer_leg(payout_account_id, Side.CREDIT, amount),
+        )
+        prepared = self._preparer.prepare(
+            EntryType.TRANSFER,
+            legs,
+            command,
+            context,
+            Channel.SYSTEM,
+            amount=amount,
+            details={"closing_account_id": str(account.id)},
+            claimed=False,
+        )
+        await uow.ledger.post(prepared.request, None, prepared.audit)
 
     async def get(self, account_id: UUID) -> Account:
         account = await self._store.read(lambda uow: uow.accounts.get(account_id))
@@ -304,6 +385,38 @@ async def unused_account_number(uow: UnitOfWork) -> str:
         if not await uow.accounts.number_taken(number):
             return number
     raise DuplicateAccountNumber("could not find a free account number; try again")
+
+
+async def _own_status(uow: UnitOfWork, account_id: UUID, target: AccountStatus) -> Account:
+    """The deposit account, locked, if its life cycle allows ``target``."""
+    account = await uow.accounts.lock(account_id)
+    if account.kind is not AccountKind.DEPOSIT:
+        raise WrongAccountKind("only deposit accounts change status")
+    check_transition(account.status, target)
+    return account
+
+
+def _status_changed(
+    context: RequestContext,
+    now: datetime,
+    account: Account,
+    target: AccountStatus,
+    details: dict[str, object],
+) -> AuditRecord:
+    return audit_record(
+        context,
+        now,
+        "account.status_changed",
+        "account",
+        account.id,
+        {"from": account.status.value, "to": target.value, **details},
+    )
+
+
+def _customer_of(account: Account) -> UUID:
+    if account.customer_id is None:
+        raise InvariantViolation("a deposit account without a customer", account_id=account.id)
+    return account.customer_id
 
 
 async def _existing(uow: UnitOfWork, account_id: UUID) -> Account:

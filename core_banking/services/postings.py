@@ -37,9 +37,11 @@ class PostingPreparer:
         reversal_of: UUID | None = None,
         details: Mapping[str, Any] | None = None,
         entry_id: UUID | None = None,
+        claimed: bool = True,
     ) -> PreparedPosting:
         """Check the amount against the bank's single-transaction limit and build the
-        request, claim and audit record for one entry."""
+        request, claim and audit record for one entry. ``claimed=False``: no claim of its
+        own, for an entry that its command's own claim covers (one of several it posts)."""
         if amount is not None:
             self._policy.check_transaction_amount(amount)
         today = self._clock.today()
@@ -59,7 +61,7 @@ class PostingPreparer:
             request_id=context.request_id,
             reversal_of=reversal_of,
         )
-        claim = claim_for(entry_type.value, command, context, entry_id)
+        claim = claim_for(entry_type.value, command, context, entry_id) if claimed else None
         audit = AuditRecord(
             occurred_at=self._clock.now(),
             actor=context.actor,

@@ -31,7 +31,6 @@ from core_banking.domain.errors import (
 )
 from core_banking.domain.ids import uuid7
 from core_banking.domain.ledger import Channel, EntryType, Leg
-from core_banking.domain.lending.accrual import post_accrual
 from core_banking.domain.lending.deposit_products import DepositProduct, MaturityAction
 from core_banking.domain.lending.errors import ProductNotActive
 from core_banking.domain.lending.term_deposits import (
@@ -40,7 +39,7 @@ from core_banking.domain.lending.term_deposits import (
     maturity_of_term,
     term_deposit_terms,
 )
-from core_banking.domain.money import Money, currency
+from core_banking.domain.money import Money
 from core_banking.domain.policy import BusinessPolicy
 from core_banking.ports import (
     Clock,
@@ -53,6 +52,7 @@ from core_banking.ports import (
 )
 from core_banking.services.accounts import own_deposit_account, unused_account_number
 from core_banking.services.auditing import audit_record
+from core_banking.services.interest_settlement import settle_interest
 from core_banking.services.postings import PostingPreparer, claim_for, customer_leg
 
 MATURITY_STEP: Final = "term_deposit_maturity"
@@ -195,7 +195,7 @@ class TermDepositService:
         return await self._store.atomically(work)
 
     async def close(self, command: CloseTermDeposit, context: RequestContext) -> TermDeposit:
-        """Close the deposit today: post what has accrued, charge the early-withdrawal
+        """Close the deposit today: settle what has accrued, charge the early-withdrawal
         penalty on the balance when before maturity (never more than the balance), pay the
         rest to the payout account and close the deposit's account."""
         claim = claim_for("term_deposit_close", command, context, command.term_deposit_id)
@@ -209,18 +209,14 @@ class TermDepositService:
             deposit.check_closable()
             terms = term_deposit_terms(await _product_of(uow, deposit))
             code = deposit.currency
-            accrued, residue = await uow.term_deposits.unposted_interest(deposit.account_id)
-            interest = post_accrual(accrued, residue, currency(code))
-            if interest.posted_minor:
-                interest_legs = (
-                    _gl_leg(GLCode.INTEREST_EXPENSE, Side.DEBIT, interest.posted_minor, code),
-                    _term_deposit_leg(deposit.account_id, Side.CREDIT, interest.posted_minor, code),
-                )
-                await self._post(
-                    uow, EntryType.INTEREST_POSTING, interest_legs, command, context, deposit
-                )
-            await uow.term_deposits.interest_posted(
-                deposit.account_id, interest.posted_minor, interest.residue, today
+            interest = await settle_interest(
+                uow,
+                self._preparer,
+                await uow.accounts.lock(deposit.account_id),
+                command,
+                context,
+                today,
+                {"term_deposit_id": str(deposit.account_id)},
             )
             balance = (await uow.accounts.lock(deposit.account_id)).posted_minor
             penalty = min(
@@ -254,7 +250,7 @@ class TermDepositService:
                     deposit.account_id,
                     {
                         "status": status.value,
-                        "interest_minor": interest.posted_minor,
+                        "interest_minor": interest,
                         "penalty_minor": penalty,
                         "paid_minor": balance - penalty,
                         "payout_account_id": str(deposit.payout_account_id),
@@ -306,6 +302,7 @@ class TermDepositService:
             Channel.API,
             amount=amount,
             details={"term_deposit_id": str(deposit.account_id)},
+            claimed=False,
         )
         request = replace(
             prepared.request,

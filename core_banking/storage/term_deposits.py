@@ -1,14 +1,12 @@
 """Term deposits in SQL: their records, read and written inside a unit of work.
 
-One ``term_deposits`` row per deposit; early closure also settles the account's interest
-state here (what accrued, posted at once). Their settlement at maturity is set-based:
+One ``term_deposits`` row per deposit; their settlement at maturity is set-based:
 storage/term_deposit_maturity.py.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +17,7 @@ from core_banking.domain.errors import NotFound
 from core_banking.domain.lending.deposit_products import DepositTerm, MaturityAction, TermUnit
 from core_banking.domain.lending.term_deposits import TermDeposit, TermDepositStatus
 from core_banking.ports import TermDepositQuery
-from core_banking.storage.schema import deposit_interest_state, term_deposits
+from core_banking.storage.schema import term_deposits
 
 
 def term_deposit_from_row(row: Any) -> TermDeposit:
@@ -113,35 +111,4 @@ class TermDepositRepository:
             update(term_deposits)
             .where(term_deposits.c.account_id == account_id)
             .values(status=status.value, closed_on=closed_on, updated_at=now)
-        )
-
-    async def unposted_interest(self, account_id: UUID) -> tuple[Decimal, Decimal]:
-        """What has accrued since the last posting and the residue carried, locked."""
-        state = deposit_interest_state
-        row = (
-            await self._conn.execute(
-                select(state.c.accrued, state.c.residue)
-                .where(state.c.account_id == account_id)
-                .with_for_update()
-            )
-        ).first()
-        if row is None:
-            return Decimal(0), Decimal(0)
-        return Decimal(row.accrued), Decimal(row.residue)
-
-    async def interest_posted(
-        self, account_id: UUID, posted_minor: int, residue: Decimal, business_date: date
-    ) -> None:
-        """The account's interest state after posting what accrued: nothing accrued, the
-        residue carried, the amount counted as credited."""
-        state = deposit_interest_state
-        await self._conn.execute(
-            update(state)
-            .where(state.c.account_id == account_id)
-            .values(
-                accrued=Decimal(0),
-                residue=residue,
-                credited_minor=state.c.credited_minor + posted_minor,
-                last_posting_date=business_date,
-            )
         )

@@ -16,6 +16,7 @@ from core_banking.storage.hold_expiry import HoldExpiryRepository
 from core_banking.storage.holds import HoldRepository
 from core_banking.storage.http_idempotency import HttpIdempotencyRepository
 from core_banking.storage.idempotency import IdempotencyRepository
+from core_banking.storage.interest_state import InterestStateRepository
 from core_banking.storage.journal import JournalReader
 from core_banking.storage.loans import LoanRepository
 from core_banking.storage.outbox import OutboxRepository
@@ -56,6 +57,7 @@ class SqlUnitOfWork:
         self.hold_expiry = HoldExpiryRepository(conn)
         self.credit_lines = CreditLineRepository(conn)
         self.term_deposits = TermDepositRepository(conn)
+        self.interest_state = InterestStateRepository(conn)
         self.ledger: PostgresPostingWriter | SqlitePostingWriter = (
             PostgresPostingWriter(conn, self.audit)
             if conn.dialect.name == "postgresql"

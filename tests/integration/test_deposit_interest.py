@@ -29,11 +29,13 @@ from core_banking.domain.accounts import Account, AccountStatus
 from core_banking.domain.chart import GLCode, gl_account_id
 from core_banking.domain.commands import (
     ChangeAccountStatus,
+    CloseAccount,
     Deposit,
     OpenAccount,
     Transfer,
     Withdraw,
 )
+from core_banking.domain.errors import InvalidTransition
 from core_banking.domain.lending.day_count import DayCount
 from core_banking.domain.lending.deposit_products import InterestPostingFrequency
 from core_banking.domain.lending.rates import FixedRate, RateTier, TieredRate, TierMethod
@@ -388,6 +390,43 @@ async def test_frozen_and_dormant_accounts_accrue_closed_and_productless_ones_do
     assert day in await accruals_of(storage, dormant)
     assert await accruals_of(storage, closed) == {}
     assert await accruals_of(storage, plain) == {}
+
+
+async def test_closing_an_account_settles_its_interest_and_pays_it_out(bank, storage, clock):
+    day = TODAY + timedelta(days=40)
+    account = await interest_account(bank)
+    assert account.customer_id is not None
+    payout = await new_account(bank, customer=await bank.customers.get(account.customer_id))
+    await deposit_on(bank, clock, account, "10000.00", day)
+    for offset in range(3):
+        await accrue(storage, day + timedelta(days=offset))
+    interest = int(3 * daily("10000.00", "0.0525") * 100)  # 3 x 1.4384 = 4.3152: 4.31
+    await withdraw_on(bank, clock, account, "10000.00", day + timedelta(days=3))
+
+    with pytest.raises(InvalidTransition) as refused:
+        await bank.accounts.close(CloseAccount(account.id, "moving away"), CONTEXT)
+    assert refused.value.context["balance"] == "4.31"
+    assert await interest_entries(storage, account) == []  # the refusal wrote nothing
+
+    closing = key()
+    closed = await bank.accounts.close(
+        CloseAccount(account.id, "moving away", payout.id, closing), CONTEXT
+    )
+    again = await bank.accounts.close(
+        CloseAccount(account.id, "moving away", payout.id, closing), CONTEXT
+    )
+
+    assert interest == 4_31
+    assert (closed.status, closed.posted_minor) == (AccountStatus.CLOSED, 0)
+    assert again == closed
+    assert await balance_of(storage, payout.id) == interest
+    assert await interest_entries(storage, account) == [
+        [
+            (gl_account_id(GLCode.INTEREST_EXPENSE, "USD"), "D", interest),
+            (account.id, "C", interest),
+        ]
+    ]
+    await assert_verified(storage)
 
 
 async def test_an_account_accrues_no_day_before_it_was_opened(bank, storage):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from core_banking.api.idempotency import IdempotencyKey, OptionalIdempotencyKey, idempotent
 from core_banking.api.problems import common_statuses, responses
 from core_banking.api.schemas.accounts import (
+    AccountClose,
     AccountOpen,
     AccountOut,
     BalanceAsOf,
@@ -35,6 +36,7 @@ from core_banking.domain.accounts import Account, AccountKind, AccountStatus
 from core_banking.domain.commands import (
     CaptureHold,
     ChangeAccountStatus,
+    CloseAccount,
     OpenAccount,
     PlaceHold,
     ReleaseHold,
@@ -267,19 +269,28 @@ async def unfreeze(
 @router.post(
     "/{account_id}/close",
     operation_id="accounts_close",
-    summary="Close an account with a zero balance and nothing on hold (final)",
-    responses=responses(*common_statuses(404)),
+    summary="Close an account: its interest settled, what it holds paid to a payout account",
+    responses=responses(*common_statuses(404, 409)),
 )
 async def close(
     account_id: UUID,
-    body: StatusChange,
+    body: AccountClose,
     request: Request,
     bank: BankDep,
     principal: Annotated[Principal, Depends(Requires(Permission.ACCOUNTS_CLOSE))],
-) -> AccountOut:
-    return await _change_status(
-        request, bank, principal, account_id, AccountStatus.CLOSED, body.reason
-    )
+    idempotency_key: OptionalIdempotencyKey = None,
+) -> Response:
+    if body.payout_account_id is not None:
+        principal.require(Permission.TRANSACTIONS_TRANSFER)
+
+    async def produce() -> tuple[int, AccountOut]:
+        account = await bank.accounts.close(
+            CloseAccount(account_id, body.reason, body.payout_account_id, idempotency_key),
+            context_of(request, principal),
+        )
+        return status.HTTP_200_OK, AccountOut.of(account)
+
+    return await idempotent(request, principal, idempotency_key, body, produce)
 
 
 @router.post(

@@ -130,6 +130,16 @@ class StatusChange(RequestModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class AccountClose(StatusChange):
+    payout_account_id: UUID | None = Field(
+        default=None,
+        description="Another active deposit account of the same customer, in the same "
+        "currency, that receives what the account holds once its interest is settled "
+        "(needs transactions:transfer and an Idempotency-Key). Without one, an account "
+        "holding anything is not closed.",
+    )
+
+
 class StatementLine(BaseModel):
     sequence: int = Field(description="The line's place in the account's history: 1, 2, 3 …")
     transaction_id: UUID

@@ -714,7 +714,7 @@ async def test_an_account_closes_only_when_empty_and_closing_is_final(api: Api) 
     account_id = account["account_id"]
     refused = await change(api, account_id, "close")
     body = assert_problem(refused, 422, "invalid_transition")
-    assert body["context"] == {"account_id": account_id}
+    assert body["context"] == {"account_id": account_id, "balance": "40.00"}
 
     hold = await post_money(api, f"/accounts/{account_id}/holds", {"amount": money("40.00")})
     hold_id = hold.json()["hold_id"]
@@ -733,6 +733,38 @@ async def test_an_account_closes_only_when_empty_and_closing_is_final(api: Api) 
     assert_problem(deposit, 422, "account_not_operational")
     for action in ("freeze", "unfreeze", "close"):
         assert_problem(await change(api, account_id, action), 422, "invalid_transition")
+
+
+async def test_closing_pays_what_the_account_holds_to_a_payout_account_once(api: Api) -> None:
+    account = await api.funded_account("40.00")
+    account_id = account["account_id"]
+    payout = await api.account(customer_id=account["customer_id"])
+    url = f"/accounts/{account_id}/close"
+    body = {"reason": "moving away", "payout_account_id": payout["account_id"]}
+
+    without_key = await api.http.post(url, headers=await api.admin(), json=body)
+    assert_problem(without_key, 422, "invalid_input")
+    teller = await api.as_role("teller")
+    not_allowed = await api.http.post(url, headers={**teller, "Idempotency-Key": key()}, json=body)
+    assert_problem(not_allowed, 403, "forbidden")
+    elsewhere = await api.account()
+    not_theirs = await api.http.post(
+        url,
+        headers={**await api.admin(), "Idempotency-Key": key()},
+        json={**body, "payout_account_id": elsewhere["account_id"]},
+    )
+    assert_problem(not_theirs, 422, "wrong_account_kind")
+
+    headers = {**await api.admin(), "Idempotency-Key": key()}
+    closed = await api.http.post(url, headers=headers, json=body)
+    again = await api.http.post(url, headers=headers, json=body)
+    assert closed.status_code == 200, closed.text
+    assert (closed.json()["status"], closed.json()["balances"]["posted"]["amount"]) == (
+        "closed",
+        "0.00",
+    )
+    assert (again.status_code, again.json()) == (200, closed.json())
+    assert (await api.balances(payout["account_id"]))["posted"] == "40.00"
 
 
 async def test_an_account_with_money_on_hold_does_not_close(api: Api) -> None:
