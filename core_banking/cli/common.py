@@ -7,8 +7,10 @@ from rich.console import Console
 
 from core_banking.config import ConfigError, Settings, get_config
 
-console = Console()
-errors = Console(stderr=True)
+# A line is never wrapped at the terminal's width: scripts read these lines (a long list
+# of pending migrations is one line, whatever the width).
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 EXIT_VIOLATION = 1
 EXIT_CONFIG = 2

@@ -51,6 +51,8 @@ ALL_PERMISSIONS = {
     "loans:write_off",
     "credit_lines:read",
     "credit_lines:write",
+    "term_deposits:read",
+    "term_deposits:write",
 }
 READ = {
     "customers:read",
@@ -59,6 +61,7 @@ READ = {
     "products:read",
     "loans:read",
     "credit_lines:read",
+    "term_deposits:read",
 }
 BUILTIN_ROLES: dict[str, tuple[set[str], str | None]] = {
     "admin": (ALL_PERMISSIONS, None),
@@ -76,6 +79,7 @@ BUILTIN_ROLES: dict[str, tuple[set[str], str | None]] = {
             "transactions:transfer",
             "holds:write",
             "loans:repay",
+            "term_deposits:write",
         },
         "10000.00",
     ),
