@@ -20,7 +20,7 @@ from core_banking.domain.accounts import (
     AccountType,
     Side,
 )
-from core_banking.domain.chart import GLCode, gl_account_id
+from core_banking.domain.chart import GLCode
 from core_banking.domain.commands import RequestContext
 from core_banking.domain.customers import CustomerStatus, clean_name
 from core_banking.domain.errors import (
@@ -53,7 +53,7 @@ from core_banking.ports import (
 from core_banking.services.accounts import own_deposit_account, unused_account_number
 from core_banking.services.auditing import audit_record
 from core_banking.services.interest_settlement import settle_interest
-from core_banking.services.postings import PostingPreparer, claim_for, customer_leg
+from core_banking.services.postings import PostingPreparer, claim_for, customer_leg, gl_leg
 
 MATURITY_STEP: Final = "term_deposit_maturity"
 MAX_PAGE: Final = 100
@@ -209,16 +209,17 @@ class TermDepositService:
             deposit.check_closable()
             terms = term_deposit_terms(await _product_of(uow, deposit))
             code = deposit.currency
+            account = await uow.accounts.lock(deposit.account_id)
             interest = await settle_interest(
                 uow,
                 self._preparer,
-                await uow.accounts.lock(deposit.account_id),
+                account,
                 command,
                 context,
                 today,
                 {"term_deposit_id": str(deposit.account_id)},
             )
-            balance = (await uow.accounts.lock(deposit.account_id)).posted_minor
+            balance = account.posted_minor + interest
             penalty = min(
                 terms.early_withdrawal_penalty_minor(balance, today, deposit.maturity_date),
                 balance,
@@ -228,8 +229,10 @@ class TermDepositService:
                 leg
                 for leg in (
                     _term_deposit_leg(deposit.account_id, Side.DEBIT, balance, code),
-                    _payout_leg(deposit.payout_account_id, balance - penalty, code),
-                    _gl_leg(GLCode.FEE_INCOME, Side.CREDIT, penalty, code),
+                    customer_leg(
+                        deposit.payout_account_id, Side.CREDIT, Money.of(balance - penalty, code)
+                    ),
+                    gl_leg(GLCode.FEE_INCOME, Side.CREDIT, Money.of(penalty, code)),
                 )
                 if leg.amount_minor
             )
@@ -335,25 +338,6 @@ def _term_deposit_leg(account_id: UUID, side: Side, amount_minor: int, code: str
         amount_minor=amount_minor,
         currency=code,
         required_kind=AccountKind.TERM_DEPOSIT,
-    )
-
-
-def _payout_leg(account_id: UUID, amount_minor: int, code: str) -> Leg:
-    return Leg(
-        account_id=account_id,
-        side=Side.CREDIT,
-        amount_minor=amount_minor,
-        currency=code,
-        required_kind=AccountKind.DEPOSIT,
-    )
-
-
-def _gl_leg(code: GLCode, side: Side, amount_minor: int, currency_code: str) -> Leg:
-    return Leg(
-        account_id=gl_account_id(code, currency_code),
-        side=side,
-        amount_minor=amount_minor,
-        currency=currency_code,
     )
 
 

@@ -49,8 +49,15 @@ from core_banking.storage.schema import (
     journal_lines,
     outbox_events,
 )
-from core_banking.storage.verification import verify_ledger
-from support.banking import CONTEXT, FakeClock, key, money, new_account, new_customer
+from support.banking import (
+    CONTEXT,
+    FakeClock,
+    assert_verified,
+    key,
+    money,
+    new_account,
+    new_customer,
+)
 from support.databases import migrate
 from support.products import create_product, deposit_terms
 
@@ -199,11 +206,6 @@ async def interest_entries(storage: Storage, account: Account) -> list[list[tupl
 
 def side_value(side: Any) -> str:
     return str(getattr(side, "value", side))
-
-
-async def assert_verified(storage: Storage) -> None:
-    report = await verify_ledger(storage)
-    assert report.ok, report.violations
 
 
 # --- the closing balance ----------------------------------------------------------------------

@@ -31,8 +31,7 @@ from core_banking.storage.schema import (
     journal_entries,
     journal_lines,
 )
-from core_banking.storage.verification import verify_ledger
-from support.banking import CONTEXT, key, money, new_account, new_customer
+from support.banking import CONTEXT, assert_verified, key, money, new_account, new_customer
 from support.products import create_product, deposit_terms
 
 FEE_MINOR = 5_00
@@ -144,11 +143,6 @@ async def months_of(storage: Storage, account: Account) -> dict[date, tuple[Any,
 async def entry_count(storage: Storage) -> int:
     async with storage.engine.connect() as conn:
         return int(await conn.scalar(select(func.count()).select_from(journal_entries)))
-
-
-async def assert_verified(storage: Storage) -> None:
-    report = await verify_ledger(storage)
-    assert report.ok, report.violations
 
 
 # --- the calendar -----------------------------------------------------------------------------

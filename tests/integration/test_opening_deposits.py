@@ -25,8 +25,7 @@ from core_banking.domain.errors import CurrencyMismatch, InsufficientFunds, Inva
 from core_banking.domain.ledger import EntryType
 from core_banking.domain.lending.errors import BelowMinimumOpening
 from core_banking.storage.schema import accounts, journal_entries, journal_lines
-from core_banking.storage.verification import verify_ledger
-from support.banking import CONTEXT, key, money, new_account, new_customer
+from support.banking import CONTEXT, assert_verified, key, money, new_account, new_customer
 from support.products import create_product, deposit_terms
 
 MINIMUM_MINOR = 100_00
@@ -95,11 +94,6 @@ async def entries_on(bank: Nexum, account: Account) -> list[tuple[str, str | Non
     return [(row[0], row[1], str(getattr(row[2], "value", row[2])), row[3]) for row in rows]
 
 
-async def assert_verified(bank: Nexum) -> None:
-    report = await verify_ledger(bank.storage)
-    assert report.ok, report.violations
-
-
 # --- the minimum ------------------------------------------------------------------------------
 
 
@@ -147,7 +141,7 @@ async def test_the_minimum_or_more_is_deposited_in_cash_with_the_opening(bank, d
         (EntryType.DEPOSIT.value, "opening deposit", "C", amount)
     ]
     assert await balance_of(bank, cash) >= vault + amount  # other tests share the vault
-    await assert_verified(bank)
+    await assert_verified(bank.storage)
 
 
 async def test_an_account_without_a_product_takes_an_opening_deposit_of_any_size(bank):
@@ -189,7 +183,7 @@ async def test_a_funding_account_pays_the_opening_deposit(bank):
         "D",
         120_00,
     )
-    await assert_verified(bank)
+    await assert_verified(bank.storage)
 
 
 async def test_a_funding_account_without_the_funds_opens_nothing(bank):
@@ -275,4 +269,4 @@ async def test_a_replayed_opening_returns_the_account_and_posts_once(bank):
     assert await entry_count(bank) == entries + 1
     assert await balance_of(bank, first.id) == 150_00
     assert await balance_of(bank, payer.id) == 500_00 - 150_00
-    await assert_verified(bank)
+    await assert_verified(bank.storage)

@@ -44,8 +44,7 @@ from core_banking.storage.schema import (
     journal_lines,
 )
 from core_banking.storage.term_deposit_maturity import SqlTermDepositMaturity
-from core_banking.storage.verification import verify_ledger
-from support.banking import CONTEXT, FakeClock, funded_account, key, money
+from support.banking import CONTEXT, FakeClock, assert_verified, funded_account, key, money
 from support.products import create_product, deposit_terms, term_deposit_terms
 
 RATE = Decimal("0.05")
@@ -172,11 +171,6 @@ async def counter_lines(
             )
         ).all()
     return [(row[0], str(getattr(row[1], "value", row[1])), row[2]) for row in rows]
-
-
-async def assert_verified(storage: Storage) -> None:
-    report = await verify_ledger(storage)
-    assert report.ok, report.violations
 
 
 # --- placing a deposit --------------------------------------------------------------------------

@@ -48,8 +48,15 @@ from core_banking.storage.schema import (
     journal_lines,
 )
 from core_banking.storage.transaction_fees import SqlTransactionFees
-from core_banking.storage.verification import verify_ledger
-from support.banking import CONTEXT, FakeClock, key, money, new_account, new_customer
+from support.banking import (
+    CONTEXT,
+    FakeClock,
+    assert_verified,
+    key,
+    money,
+    new_account,
+    new_customer,
+)
 from support.databases import REVISIONS, migrate
 from support.products import create_product, deposit_terms
 
@@ -168,11 +175,6 @@ async def days_of(storage: Storage, account: Account) -> dict[date, tuple[Any, .
 async def entry_count(storage: Storage) -> int:
     async with storage.engine.connect() as conn:
         return int(await conn.scalar(select(func.count()).select_from(journal_entries)))
-
-
-async def assert_verified(storage: Storage) -> None:
-    report = await verify_ledger(storage)
-    assert report.ok, report.violations
 
 
 # --- the step's place -------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from core_banking.domain.commands import (
 )
 from core_banking.domain.customers import Customer
 from core_banking.domain.money import Money
+from core_banking.storage import Storage
+from core_banking.storage.verification import verify_ledger
 
 CONTEXT = RequestContext(actor="teller:test", request_id="req-test")
 _counter = itertools.count()
@@ -86,3 +88,9 @@ async def funded_account(
     account = await new_account(bank, currency, **options)  # type: ignore[arg-type]
     await bank.ledger.deposit(Deposit(account.id, money(amount, currency), key()), CONTEXT)
     return await bank.accounts.get(account.id)
+
+
+async def assert_verified(storage: Storage) -> None:
+    """``nexum verify`` finds nothing wrong with the whole ledger."""
+    report = await verify_ledger(storage)
+    assert report.ok, report.violations
