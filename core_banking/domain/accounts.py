@@ -132,6 +132,52 @@ class Account:
     product_version: int | None = None
     """The version of that product it was opened under, and keeps."""
 
+    @classmethod
+    def opened(
+        cls,
+        *,
+        id: UUID,
+        kind: AccountKind,
+        account_type: AccountType,
+        currency: str,
+        name: str,
+        customer_id: UUID,
+        number: str | None,
+        now: datetime,
+        product: ProductType | None = None,
+        product_id: UUID | None = None,
+        product_version: int | None = None,
+        overdraft_limit_minor: int = 0,
+        min_balance_minor: int | None = None,
+        daily_limit_minor: int | None = None,
+    ) -> Account:
+        """A customer's account as it is opened: active, nothing posted, held or spent."""
+        return cls(
+            id=id,
+            kind=kind,
+            account_type=account_type,
+            currency=currency,
+            status=AccountStatus.ACTIVE,
+            name=name,
+            code=None,
+            number=number,
+            customer_id=customer_id,
+            product=product,
+            posted_minor=0,
+            held_minor=0,
+            overdraft_limit_minor=overdraft_limit_minor,
+            min_balance_minor=min_balance_minor,
+            daily_limit_minor=daily_limit_minor,
+            daily_debit_minor=0,
+            daily_debit_date=None,
+            line_seq=0,
+            last_posted_at=None,
+            created_at=now,
+            updated_at=now,
+            product_id=product_id,
+            product_version=product_version,
+        )
+
     @property
     def available_minor(self) -> int:
         """What the customer can spend: posted - held + overdraft limit."""

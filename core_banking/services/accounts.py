@@ -112,30 +112,21 @@ class AccountService:
             if product_type is None:
                 raise InvariantViolation("an account without a product type")
             await uow.accounts.ensure_chart(code, now)
-            account = Account(
+            account = Account.opened(
                 id=account_id,
                 kind=AccountKind.DEPOSIT,
                 account_type=AccountType.LIABILITY,
                 currency=code,
-                status=AccountStatus.ACTIVE,
                 name=name,
-                code=None,
-                number=await unused_account_number(uow),
                 customer_id=customer.id,
+                number=await unused_account_number(uow),
+                now=now,
                 product=product_type,
-                posted_minor=0,
-                held_minor=0,
+                product_id=product.product_id if product else None,
+                product_version=product.version if product else None,
                 overdraft_limit_minor=overdraft,
                 min_balance_minor=min_balance,
                 daily_limit_minor=daily_limit,
-                daily_debit_minor=0,
-                daily_debit_date=None,
-                line_seq=0,
-                last_posted_at=None,
-                created_at=now,
-                updated_at=now,
-                product_id=product.product_id if product else None,
-                product_version=product.version if product else None,
             )
             await uow.accounts.insert(account)
             await uow.audit.append(

@@ -762,28 +762,15 @@ def _account_of(loan: Loan) -> UUID:
 
 def _loan_account(loan: Loan, now: datetime) -> Account:
     """The loan's own ledger account: an asset of the bank, the borrower's, no number."""
-    return Account(
+    return Account.opened(
         id=uuid7(),
         kind=AccountKind.LOAN,
         account_type=AccountType.ASSET,
         currency=loan.currency,
-        status=AccountStatus.ACTIVE,
         name=f"Loan {loan.id}",
-        code=None,
-        number=None,
         customer_id=loan.customer_id,
-        product=None,
-        posted_minor=0,
-        held_minor=0,
-        overdraft_limit_minor=0,
-        min_balance_minor=None,
-        daily_limit_minor=None,
-        daily_debit_minor=0,
-        daily_debit_date=None,
-        line_seq=0,
-        last_posted_at=None,
-        created_at=now,
-        updated_at=now,
+        number=None,
+        now=now,
         product_id=loan.product_id,
         product_version=loan.product_version,
     )

@@ -351,28 +351,15 @@ def _deposit_account(
 ) -> Account:
     """The deposit's own ledger account: a liability of the bank, numbered, the customer's,
     opened from the product version (which its interest follows)."""
-    return Account(
+    return Account.opened(
         id=account_id,
         kind=AccountKind.TERM_DEPOSIT,
         account_type=AccountType.LIABILITY,
         currency=product.currency.code,
-        status=AccountStatus.ACTIVE,
         name=name,
-        code=None,
-        number=number,
         customer_id=customer_id,
-        product=None,
-        posted_minor=0,
-        held_minor=0,
-        overdraft_limit_minor=0,
-        min_balance_minor=None,
-        daily_limit_minor=None,
-        daily_debit_minor=0,
-        daily_debit_date=None,
-        line_seq=0,
-        last_posted_at=None,
-        created_at=now,
-        updated_at=now,
+        number=number,
+        now=now,
         product_id=product.product_id,
         product_version=product.version,
     )

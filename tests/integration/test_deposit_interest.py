@@ -52,6 +52,7 @@ from core_banking.storage.schema import (
 from support.banking import (
     CONTEXT,
     FakeClock,
+    NoClock,
     assert_verified,
     key,
     money,
@@ -524,16 +525,8 @@ async def test_posting_on_a_day_that_ends_no_period_posts_nothing(bank, storage)
 
 
 def test_the_close_of_business_accrues_then_posts_after_expiring_holds(storage):
-    names = [step.name for step in close_of_business_steps(storage, _NoClock())]
+    names = [step.name for step in close_of_business_steps(storage, NoClock())]
     assert names[:3] == ["expire_holds", "deposit_interest_accrual", "deposit_interest_posting"]
-
-
-class _NoClock:
-    def now(self) -> datetime:
-        raise AssertionError("not used")
-
-    def today(self) -> date:
-        raise AssertionError("not used")
 
 
 # --- over HTTP ------------------------------------------------------------------------------

@@ -11,12 +11,12 @@ its own far enough ahead that no other test charges it.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core_banking.bootstrap import Nexum, close_of_business_steps
 from core_banking.domain.accounts import Account, AccountStatus
@@ -31,7 +31,16 @@ from core_banking.storage.schema import (
     journal_entries,
     journal_lines,
 )
-from support.banking import CONTEXT, assert_verified, key, money, new_account, new_customer
+from support.banking import (
+    CONTEXT,
+    NoClock,
+    assert_verified,
+    entry_count,
+    key,
+    money,
+    new_account,
+    new_customer,
+)
 from support.products import create_product, deposit_terms
 
 FEE_MINOR = 5_00
@@ -140,11 +149,6 @@ async def months_of(storage: Storage, account: Account) -> dict[date, tuple[Any,
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
-async def entry_count(storage: Storage) -> int:
-    async with storage.engine.connect() as conn:
-        return int(await conn.scalar(select(func.count()).select_from(journal_entries)))
-
-
 # --- the calendar -----------------------------------------------------------------------------
 
 
@@ -166,17 +170,9 @@ def test_the_month_ends_on_its_last_day(day, expected):
 
 
 def test_the_close_of_business_charges_fees_right_after_the_interest_steps(storage):
-    names = [step.name for step in close_of_business_steps(storage, _NoClock())]
+    names = [step.name for step in close_of_business_steps(storage, NoClock())]
     posting = names.index("deposit_interest_posting")
     assert names[posting + 1] == "deposit_maintenance_fees"
-
-
-class _NoClock:
-    def now(self) -> datetime:
-        raise AssertionError("not used")
-
-    def today(self) -> date:
-        raise AssertionError("not used")
 
 
 # --- charging ---------------------------------------------------------------------------------

@@ -13,12 +13,12 @@ business date of its own far enough ahead that no other test posts on it.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from conftest import settings_for
 from core_banking.bootstrap import Nexum, build, close_of_business_steps
@@ -51,7 +51,9 @@ from core_banking.storage.transaction_fees import SqlTransactionFees
 from support.banking import (
     CONTEXT,
     FakeClock,
+    NoClock,
     assert_verified,
+    entry_count,
     key,
     money,
     new_account,
@@ -172,27 +174,14 @@ async def days_of(storage: Storage, account: Account) -> dict[date, tuple[Any, .
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
-async def entry_count(storage: Storage) -> int:
-    async with storage.engine.connect() as conn:
-        return int(await conn.scalar(select(func.count()).select_from(journal_entries)))
-
-
 # --- the step's place -------------------------------------------------------------------------
 
 
 def test_the_close_of_business_charges_transaction_fees_after_the_maintenance_fee(storage):
-    names = [step.name for step in close_of_business_steps(storage, _NoClock())]
+    names = [step.name for step in close_of_business_steps(storage, NoClock())]
     maintenance = names.index("deposit_maintenance_fees")
     assert names[maintenance + 1] == "deposit_transaction_fees"
     assert names.index("deposit_interest_accrual") < maintenance
-
-
-class _NoClock:
-    def now(self) -> datetime:
-        raise AssertionError("not used")
-
-    def today(self) -> date:
-        raise AssertionError("not used")
 
 
 # --- charging ---------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import func, select
+
 from core_banking.bootstrap import Nexum
 from core_banking.domain.accounts import Account, ProductType
 from core_banking.domain.commands import (
@@ -18,6 +20,7 @@ from core_banking.domain.commands import (
 from core_banking.domain.customers import Customer
 from core_banking.domain.money import Money
 from core_banking.storage import Storage
+from core_banking.storage.schema import journal_entries
 from core_banking.storage.verification import verify_ledger
 
 CONTEXT = RequestContext(actor="teller:test", request_id="req-test")
@@ -94,3 +97,19 @@ async def assert_verified(storage: Storage) -> None:
     """``nexum verify`` finds nothing wrong with the whole ledger."""
     report = await verify_ledger(storage)
     assert report.ok, report.violations
+
+
+async def entry_count(storage: Storage) -> int:
+    """Journal entries in the whole ledger."""
+    async with storage.engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(journal_entries)) or 0)
+
+
+class NoClock:
+    """A clock for code that must not read one."""
+
+    def now(self) -> datetime:
+        raise AssertionError("not used")
+
+    def today(self) -> date:
+        raise AssertionError("not used")
