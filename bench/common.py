@@ -59,6 +59,15 @@ async def drop_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
+async def execute_script(url: str, script: str) -> None:
+    """Run an SQL script (several statements) on the database ``url`` names."""
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        await conn.execute(script)
+    finally:
+        await conn.close()
+
+
 async def open_funded_accounts(url: str, count: int) -> list[str]:
     """Customers' accounts, each funded, opened through the services like any teller would."""
     bank = build(settings(url, SETUP_TASKS))
@@ -103,8 +112,11 @@ def pgbench(url: str, arguments: list[str]) -> str:
     ).stdout
 
 
-def pgbench_tpcb_rate(url: str, clients: int, seconds: float) -> float:
-    """pgbench's built-in TPC-B for ``seconds`` at ``clients``: transactions per second."""
+def pgbench_rate(
+    url: str, clients: int, seconds: float, workload: list[str] | None = None
+) -> float:
+    """Transactions per second of pgbench at ``clients`` for ``seconds``: its built-in
+    TPC-B, or the ``workload`` options given (a script, a protocol)."""
     output = pgbench(
         url,
         [
@@ -115,9 +127,15 @@ def pgbench_tpcb_rate(url: str, clients: int, seconds: float) -> float:
             str(min(clients, os.cpu_count() or 1)),
             "-T",
             str(int(seconds)),
+            *(workload or []),
         ],
     )
     match = re.search(r"tps = ([0-9.]+)", output)
     if match is None:
         raise RuntimeError(f"pgbench printed no tps:\n{output}")
     return float(match.group(1))
+
+
+def pgbench_tpcb_rate(url: str, clients: int, seconds: float) -> float:
+    """pgbench's built-in TPC-B for ``seconds`` at ``clients``: transactions per second."""
+    return pgbench_rate(url, clients, seconds)
