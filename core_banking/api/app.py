@@ -182,15 +182,18 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     app.state.tracing = tracing
     problems.install(app)
     app.include_router(health_router)
+    # FastAPI matches a request against the routes in the order they were included, so the
+    # busiest resources come first: a transfer was matched after every other resource's
+    # routes, a fifth of the Python calls of a whole transfer request (docs/benchmarks.md).
     for resource in (
+        transactions,
+        accounts,
         auth,
         customers,
-        accounts,
         products,
         loans,
         credit_lines,
         term_deposits,
-        transactions,
         audit,
         close_of_business,
         metrics,
