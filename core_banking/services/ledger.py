@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -189,16 +188,7 @@ class LedgerService:
             with naming_the_operation(index):
                 prepared.append(self._prepare(command, context))
 
-        touched = {leg.account_id for posting in prepared for leg in posting.request.legs}
-
         async def work(uow: UnitOfWork) -> list[PostingResult]:
-            # Every account of the batch, locked first and in id order: posting by posting,
-            # two batches would lock their accounts in the orders of their operations and
-            # deadlock each other whenever they share two accounts.
-            # A missing account is left to the posting that names it: it refuses with its
-            # operation's index. On PostgreSQL the postings are then one call.
-            with suppress(NotFound):
-                await uow.accounts.lock_many(touched)
             return await uow.ledger.post_many(prepared)
 
         started = time.perf_counter()

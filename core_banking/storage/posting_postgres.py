@@ -4,9 +4,9 @@ The function (core_banking/migrations/sql/0001_ledger_functions.sql) does the wh
 on the server. Called on its own, outside any transaction, it is a single round trip and a
 single transaction; called inside a unit of work, it joins that transaction. Several
 postings in one unit of work are one call to ``nexum_post_entries``
-(core_banking/migrations/sql/0012_batch_posting.sql), which calls ``nexum_post_entry`` for
-each: the same arguments, one array each, so an atomic batch is one round trip (one per
-``ENTRIES_PER_CALL`` entries).
+(core_banking/migrations/sql/0013_set_based_batch_posting.sql), which posts them all with one
+statement a table: the same arguments, one array each, so an atomic batch is one round trip
+(one per ``ENTRIES_PER_CALL`` entries).
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ _NAMED_MANY = text(
     _CALL.format("nexum_post_entries", ", ".join(f":{name}" for name in _MANY_ARGUMENTS))
 )
 
+_LOCK_IN_ORDER = text("SELECT 1 FROM accounts WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
+
 ENTRIES_PER_CALL = 1000
 """The most entries one call of ``nexum_post_entries`` posts. A longer batch takes several
 calls, so that no call nears the statement timeout (30 s by default): an entry costs about a
@@ -121,7 +123,12 @@ class PostgresPostingWriter:
         return await self._result(request, audit, row)
 
     async def post_many(self, postings: Sequence[PreparedPosting]) -> list[PostingResult]:
-        """One call of ``nexum_post_entries`` per ``ENTRIES_PER_CALL`` postings."""
+        """One call of ``nexum_post_entries`` per ``ENTRIES_PER_CALL`` postings. Each call
+        locks its accounts in id order; postings that take several calls first lock all
+        their accounts so, or two long batches could each hold what the other waits for."""
+        if len(postings) > ENTRIES_PER_CALL:
+            touched = sorted({leg.account_id for p in postings for leg in p.request.legs})
+            await self._conn.execute(_LOCK_IN_ORDER, {"ids": touched})
         results: list[PostingResult] = []
         for first in range(0, len(postings), ENTRIES_PER_CALL):
             results += await self._post_entries(postings[first : first + ENTRIES_PER_CALL], first)

@@ -62,11 +62,8 @@ from core_banking.storage.schema import (
     products,
 )
 from support.databases import (
-    create_postgres_database,
-    drop_postgres_database,
     migrate,
-    postgres_available,
-    postgres_required,
+    postgres_database_on,
     sqlite_url,
 )
 
@@ -369,16 +366,11 @@ def test_sql_accruals_are_the_domains_on_sqlite(tmp_path):
 @pytest.mark.postgres
 def test_sql_accruals_are_the_domains_on_postgresql():
     loop = asyncio.new_event_loop()
-    problem = loop.run_until_complete(postgres_available())
-    if problem is not None:
-        loop.close()
-        if postgres_required():
-            pytest.fail(problem)
-        pytest.skip(problem)
-    url = loop.run_until_complete(create_postgres_database("nexum_test_interest"))
     try:
-        with own_database(url, loop) as database:
+        with (
+            postgres_database_on(loop, "nexum_test_interest") as url,
+            own_database(url, loop) as database,
+        ):
             check_accruals(database)()
     finally:
-        loop.run_until_complete(drop_postgres_database(url))
         loop.close()

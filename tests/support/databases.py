@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
+import pytest
 from sqlalchemy.engine import make_url
 
 from core_banking.migrations import MigrationManager
@@ -77,12 +80,30 @@ REVISIONS = (
     "0010_term_deposits",
     "0011_transaction_fees",
     "0012_batch_posting",
+    "0013_set_based_batch_posting",
 )
 HEAD = REVISIONS[-1]
 
 
 def sqlite_url(directory: Path, name: str = "nexum.db") -> str:
     return f"sqlite:///{directory / name}"
+
+
+@contextmanager
+def postgres_database_on(loop: asyncio.AbstractEventLoop, prefix: str) -> Iterator[str]:
+    """A new empty database for synchronous test code driving ``loop`` (as Hypothesis
+    tests do), dropped afterwards; the test is skipped, or failed when PostgreSQL is
+    required, if the server cannot be reached."""
+    problem = loop.run_until_complete(postgres_available())
+    if problem is not None:
+        if postgres_required():
+            pytest.fail(problem)
+        pytest.skip(problem)
+    url = loop.run_until_complete(create_postgres_database(prefix))
+    try:
+        yield url
+    finally:
+        loop.run_until_complete(drop_postgres_database(url))
 
 
 def migrate(url: str) -> list[str]:
