@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -69,7 +68,7 @@ def fingerprint(request: Request, body: BaseModel | None) -> bytes:
 
 
 def _json(model: BaseModel) -> str:
-    return json.dumps(model.model_dump(mode="json"), separators=(",", ":"))
+    return model.model_dump_json()
 
 
 async def idempotent(
