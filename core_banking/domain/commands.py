@@ -208,13 +208,28 @@ _LEAVES = (str, int, UUID, date, Enum, Decimal, type(None))
 checks below, against a dataclass and the abstract Mapping, cost far more)."""
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """The fields of a dataclass type, looked up once per type; None for other types."""
+    if kind not in _FIELD_NAMES:
+        _FIELD_NAMES[kind] = (
+            tuple(f.name for f in dataclasses.fields(kind))
+            if dataclasses.is_dataclass(kind)
+            else None
+        )
+    return _FIELD_NAMES[kind]
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, _LEAVES):
         return value
     if isinstance(value, Money):
         return {"amount": value.amount_string(), "currency": value.currency.code}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
