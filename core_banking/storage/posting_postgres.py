@@ -84,8 +84,8 @@ _LOCK_IN_ORDER = text("SELECT 1 FROM accounts WHERE id = ANY(:ids) ORDER BY id F
 
 ENTRIES_PER_CALL = 1000
 """The most entries one call of ``nexum_post_entries`` posts. A longer batch takes several
-calls, so that no call nears the statement timeout (30 s by default): an entry costs about a
-millisecond inside PostgreSQL on a busy two-core machine."""
+calls, so that no call nears the statement timeout (30 s by default), even for a batch the
+function posts entry by entry (about a millisecond an entry on a busy two-core machine)."""
 
 
 class PostgresPostingWriter:
