@@ -3,7 +3,8 @@
 Transactions run at READ COMMITTED, stated explicitly; correctness under concurrency comes
 from row locks taken in one global order (accounts by id, holds before accounts), not from
 the isolation level. A single posting is one call to ``nexum_post_entry`` in autocommit
-mode: one round trip, one transaction.
+mode: one round trip, one transaction; postings that wait at the same moment go together
+in one call of ``nexum_post_entries`` (group commit, storage/group_commit.py).
 
 After the server restarts or crashes, the pool's connections are dead. One that the driver
 already knows to be closed is replaced at checkout, with every older pooled connection (no
@@ -14,7 +15,7 @@ claim, which makes the retry return the first posting if that one did commit.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -25,15 +26,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from core_banking.domain.audit import AuditRecord
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
-from core_banking.ports import UnitOfWork
+from core_banking.ports import PreparedPosting, UnitOfWork
 from core_banking.storage.audit import AuditWriter
 from core_banking.storage.base import Storage
 from core_banking.storage.errors import ConnectionClosed, connection_lost, never_reached_server
+from core_banking.storage.group_commit import GroupCommit
 from core_banking.storage.posting_postgres import PostgresPostingWriter
 
 T = TypeVar("T")
 
 APPLICATION_NAME = "nexum"
+MAX_GROUP = 100
+"""The most postings one group commit carries. It must stay within one call of the posting
+function (``ENTRIES_PER_CALL``): one statement, which autocommit keeps whole."""
 
 
 class PostgreSQLStorage(Storage):
@@ -61,6 +66,12 @@ class PostgreSQLStorage(Storage):
             "nexum.outbox": "on" if options.get("events_enabled") else "off",
         }
         super().__init__(url, **options)
+        self.group_commit = GroupCommit(
+            self._post_grouped_alone,
+            self._post_together,
+            lanes=max(1, options.get("pool_size", 5) // 2),
+            max_group=MAX_GROUP,
+        )
 
     def _engine_options(self) -> dict[str, Any]:
         connect_args: dict[str, Any] = {"server_settings": self._server_settings}
@@ -79,6 +90,36 @@ class PostgreSQLStorage(Storage):
         return await self.retrying(attempt)
 
     async def post_entry(
+        self,
+        request: PostingRequest,
+        claim: IdempotencyClaim | None,
+        audit: AuditRecord | None,
+    ) -> PostingResult:
+        """A posting with a claim and an audit record joins the postings waiting with it
+        (group commit); a reversal goes alone, being refused by its own constraint, and so
+        does a posting without a claim, which a group lost in flight could not retry."""
+        if claim is None or audit is None or request.reversal_of is not None:
+            return await self._post_alone(request, claim, audit)
+        return await self.group_commit.post(PreparedPosting(request, claim, audit))
+
+    async def _post_grouped_alone(self, posting: PreparedPosting) -> PostingResult:
+        return await self._post_alone(posting.request, posting.claim, posting.audit)
+
+    async def _post_together(self, postings: Sequence[PreparedPosting]) -> list[PostingResult]:
+        """One call of ``nexum_post_entries`` in autocommit: one statement, one transaction.
+        Every posting has its claim, so a group lost in flight is retried: what did commit
+        comes back replayed."""
+
+        async def attempt() -> list[PostingResult]:
+            async with self.autocommit_engine.connect() as conn:
+                trail = AuditWriter(conn, enabled=self.audit_enabled)
+                results = await PostgresPostingWriter(conn, trail).post_many(postings)
+            self.telemetry.audited(trail.appended)
+            return results
+
+        return await self.retrying(attempt, reconnect=lambda _exc: True)
+
+    async def _post_alone(
         self,
         request: PostingRequest,
         claim: IdempotencyClaim | None,

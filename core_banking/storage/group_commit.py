@@ -1,0 +1,196 @@
+"""Group commit: postings that wait at the same moment are posted in one transaction.
+
+A posting alone costs PostgreSQL a whole transaction: a statement's start-up, its locks, a
+commit and its WAL flush, and the client a connection checkout and a round trip. Under load
+many postings wait at once. Those waiting are posted together, with one call of
+``nexum_post_entries``; each caller still gets its own result or its own refusal, exactly
+as if the postings of the group had been posted alone one after the other.
+
+Nothing waits for company. A posting that arrives while a lane is free goes at once (a
+group of one, by the single-posting path), so a lightly loaded bank sees no added latency;
+only postings that arrive while every lane is busy wait, and the first lane to come free
+takes all of them. The busier the bank, the larger the groups: the cost per posting falls
+as the load rises. Why, and what it keeps: docs/adr/0013-group-commit.md.
+
+A caller cancelled (a request past its deadline) cancels the transaction carrying its
+posting, as it would have cancelled its own: nothing of it is written; the others of its
+group are posted again without it.
+
+Every posting stays all or nothing. A group commits whole or not at all. A refusal names
+the posting refused (``operation_index``): that caller gets it, and the rest of the group
+is posted again without it, so each later posting is checked against the state the earlier
+ones left, as one by one. Any other failure is sorted out by posting each alone, so it
+reaches only the caller it belongs to; only a database out of reach (already retried) is
+every caller's at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from core_banking.domain.errors import DomainError
+from core_banking.domain.ledger import PostingResult
+from core_banking.ports import PreparedPosting
+from core_banking.storage.errors import DatabaseUnavailable
+
+T = TypeVar("T")
+PostAlone = Callable[[PreparedPosting], Awaitable[PostingResult]]
+PostTogether = Callable[[Sequence[PreparedPosting]], Awaitable[list[PostingResult]]]
+
+
+@dataclass(slots=True)
+class _Waiting:
+    posting: PreparedPosting
+    outcome: asyncio.Future[PostingResult]
+
+    def succeed(self, result: PostingResult) -> None:
+        if not self.outcome.done():  # the caller may have been cancelled meanwhile
+            self.outcome.set_result(result)
+
+    def fail(self, error: BaseException) -> None:
+        if self.outcome.done():
+            return
+        if isinstance(error, asyncio.CancelledError):
+            self.outcome.cancel()
+        else:
+            self.outcome.set_exception(error)
+
+
+class GroupCommit:
+    """Posts through at most ``lanes`` transactions at a time, each carrying every posting
+    that was waiting when it started, up to ``max_group``."""
+
+    def __init__(
+        self,
+        post_alone: PostAlone,
+        post_together: PostTogether,
+        *,
+        lanes: int,
+        max_group: int,
+    ) -> None:
+        if lanes < 1 or max_group < 1:
+            raise ValueError("group commit needs at least one lane and groups of one")
+        self._post_alone = post_alone
+        self._post_together = post_together
+        self._lanes = lanes
+        self._max_group = max_group
+        self._waiting: deque[_Waiting] = deque()
+        self._busy = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self.groups_posted = 0
+        """Transactions that carried two postings or more (for tests and benchmarks)."""
+
+    async def post(self, posting: PreparedPosting) -> PostingResult:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._busy:  # another event loop's lanes are running: do not mix them
+                return await self._post_alone(posting)
+            self._loop = loop
+        waiting = _Waiting(posting, loop.create_future())
+        self._waiting.append(waiting)
+        if self._busy < self._lanes:
+            self._busy += 1
+            lane = loop.create_task(self._lane())
+            self._running.add(lane)
+            lane.add_done_callback(self._running.discard)
+        return await waiting.outcome
+
+    async def _lane(self) -> None:
+        """Post groups until nobody waits. The check and the exit have no await between
+        them, so a posting that arrives later finds this lane gone and starts another."""
+        try:
+            while self._waiting:
+                group = self._take_group()
+                try:
+                    await self._post_group(group)
+                except BaseException as error:  # cancelled at shutdown: nobody is left hanging
+                    for waiting in group:
+                        waiting.fail(error)
+                    raise
+        finally:
+            self._busy -= 1
+
+    def _take_group(self) -> list[_Waiting]:
+        """Up to ``max_group`` of the waiting postings, oldest first; a caller cancelled
+        before its posting was sent is dropped (nothing of it was written)."""
+        group: list[_Waiting] = []
+        while self._waiting and len(group) < self._max_group:
+            waiting = self._waiting.popleft()
+            if not waiting.outcome.cancelled():
+                group.append(waiting)
+        return group
+
+    async def _post_group(self, group: list[_Waiting]) -> None:
+        pending = group
+        one_by_one = False
+        while pending := [waiting for waiting in pending if not waiting.outcome.cancelled()]:
+            if one_by_one or len(pending) == 1:
+                await self._post_each_alone(pending)
+                return
+            postings = [waiting.posting for waiting in pending]
+            try:
+                results = await self._send(pending, self._post_together(postings))
+            except _CallerLeft:
+                continue  # the rest again, without whoever left
+            except DomainError as refusal:
+                index = refusal.context.pop("operation_index", None)
+                if not isinstance(index, int) or not 0 <= index < len(pending):
+                    one_by_one = True  # a refusal that names no posting: whose is it?
+                    continue
+                pending.pop(index).fail(refusal)
+                continue
+            except DatabaseUnavailable as unreachable:  # everyone's, and already retried
+                for waiting in pending:
+                    waiting.fail(unreachable)
+                return
+            except Exception:  # whose it is, posting each alone tells
+                one_by_one = True
+                continue
+            self.groups_posted += 1
+            for waiting, result in zip(pending, results, strict=True):
+                waiting.succeed(result)
+            return
+
+    async def _post_each_alone(self, pending: list[_Waiting]) -> None:
+        for waiting in pending:
+            if waiting.outcome.cancelled():
+                continue
+            try:
+                waiting.succeed(await self._send([waiting], self._post_alone(waiting.posting)))
+            except _CallerLeft:
+                continue
+            except Exception as error:  # delivered to the caller it belongs to
+                waiting.fail(error)
+
+    async def _send(self, group: list[_Waiting], call: Awaitable[T]) -> T:
+        """Run ``call`` for ``group``, cancelled as soon as one of its callers is (a request
+        cut off at its deadline must leave nothing written, as when it posted by itself).
+        Raises ``_CallerLeft`` then; if the call had committed already, posting the rest
+        again finds their claims and answers with what committed."""
+        sending = asyncio.ensure_future(call)
+
+        def on_caller_done(outcome: asyncio.Future[PostingResult]) -> None:
+            if outcome.cancelled():
+                sending.cancel()
+
+        for waiting in group:
+            waiting.outcome.add_done_callback(on_caller_done)
+        try:
+            return await sending
+        except asyncio.CancelledError:
+            lane = asyncio.current_task()
+            if sending.cancelled() and lane is not None and not lane.cancelling():
+                raise _CallerLeft from None
+            raise
+        finally:
+            for waiting in group:
+                waiting.outcome.remove_done_callback(on_caller_done)
+
+
+class _CallerLeft(Exception):
+    """A caller of the group being posted was cancelled, and the posting with it."""

@@ -1,0 +1,117 @@
+"""Group commit on PostgreSQL: postings that wait together are posted together, and each
+caller still hears exactly what posting alone would have told it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from conftest import settings_for
+from core_banking.bootstrap import Nexum, build
+from core_banking.domain.commands import Deposit, Withdraw
+from core_banking.domain.errors import IdempotencyKeyReused, InsufficientFunds
+from core_banking.domain.ledger import PostingResult
+from core_banking.storage.postgres import PostgreSQLStorage
+from support.banking import CONTEXT, assert_verified, funded_account, key, money
+from support.databases import migrate
+
+pytestmark = [pytest.mark.postgres]
+
+
+@pytest.fixture
+async def bank(tmp_postgres_url: str) -> AsyncIterator[Nexum]:
+    migrate(tmp_postgres_url)
+    nexum = build(settings_for(tmp_postgres_url, database_pool_size="10"))
+    try:
+        yield nexum
+    finally:
+        await nexum.aclose()
+
+
+def groups_posted(bank: Nexum) -> int:
+    assert isinstance(bank.storage, PostgreSQLStorage)
+    return bank.storage.group_commit.groups_posted
+
+
+async def test_concurrent_withdrawals_post_in_groups_and_only_the_refused_are_refused(
+    bank: Nexum,
+) -> None:
+    account = await funded_account(bank, "25.00")
+    before = groups_posted(bank)
+
+    outcomes = await asyncio.gather(
+        *(
+            bank.ledger.withdraw(Withdraw(account.id, money("1.00"), key()), CONTEXT)
+            for _ in range(40)
+        ),
+        return_exceptions=True,
+    )
+
+    assert groups_posted(bank) > before
+    posted = [outcome for outcome in outcomes if isinstance(outcome, PostingResult)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, InsufficientFunds)]
+    assert (len(posted), len(refused)) == (25, 15)
+    # each refusal is the caller's own, as if posted alone: no place in someone's group
+    assert all(refusal.context == {"account_id": str(account.id)} for refusal in refused)
+    balances_after = sorted(
+        line.balance_after_minor
+        for result in posted
+        for line in result.entry.lines
+        if line.account_id == account.id
+    )
+    assert balances_after == [100 * n for n in range(25)]
+    assert (await bank.accounts.get(account.id)).posted_minor == 0
+    await assert_verified(bank.storage)
+
+
+async def test_a_replayed_key_in_a_group_answers_with_the_first_posting(bank: Nexum) -> None:
+    account = await funded_account(bank, "10.00")
+    again = Deposit(account.id, money("5.00"), key())
+    first = await bank.ledger.deposit(again, CONTEXT)
+    before = groups_posted(bank)
+
+    fresh = [Deposit(account.id, money("1.00"), key()) for _ in range(5)]
+    results = await asyncio.gather(
+        *(bank.ledger.deposit(command, CONTEXT) for command in [*fresh[:3], again, *fresh[3:]])
+    )
+
+    assert groups_posted(bank) > before
+    replay = results[3]
+    assert replay.replayed
+    assert replay.entry.id == first.entry.id
+    assert not any(result.replayed for index, result in enumerate(results) if index != 3)
+    assert (await bank.accounts.get(account.id)).posted_minor == 10_00 + 5_00 + 5 * 1_00
+    await assert_verified(bank.storage)
+
+
+async def test_one_key_twice_in_a_group_posts_once_and_refuses_a_different_request(
+    bank: Nexum,
+) -> None:
+    account = await funded_account(bank, "10.00")
+    shared = key()
+    same = Deposit(account.id, money("2.00"), shared)
+    different = Deposit(account.id, money("3.00"), shared)
+    before = groups_posted(bank)
+
+    outcomes = await asyncio.gather(
+        bank.ledger.deposit(Deposit(account.id, money("1.00"), key()), CONTEXT),
+        bank.ledger.deposit(same, CONTEXT),
+        bank.ledger.deposit(same, CONTEXT),
+        bank.ledger.deposit(different, CONTEXT),
+        return_exceptions=True,
+    )
+
+    assert groups_posted(bank) > before
+    fresh, once, twice, reused = outcomes
+    assert isinstance(fresh, PostingResult)
+    assert not fresh.replayed
+    assert isinstance(once, PostingResult)
+    assert isinstance(twice, PostingResult)
+    assert once.entry.id == twice.entry.id
+    assert [once.replayed, twice.replayed] == [False, True]
+    assert isinstance(reused, IdempotencyKeyReused)
+    assert "operation_index" not in reused.context
+    assert (await bank.accounts.get(account.id)).posted_minor == 10_00 + 1_00 + 2_00
+    await assert_verified(bank.storage)

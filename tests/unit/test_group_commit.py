@@ -1,0 +1,220 @@
+"""Group commit with the database faked: who is posted with whom, and who hears what."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from core_banking.domain.errors import InsufficientFunds
+from core_banking.storage.errors import DatabaseUnavailable
+from core_banking.storage.group_commit import GroupCommit
+
+
+class FakeLedger:
+    """Posts names. ``refuse`` names are refused wherever they are; ``broken`` names break
+    any group they are in with an error that names nobody, and fail alone too."""
+
+    def __init__(self, refuse: Sequence[str] = (), broken: Sequence[str] = ()) -> None:
+        self.refuse = set(refuse)
+        self.broken = set(broken)
+        self.calls: list[list[str]] = []
+        self.cut_off: list[list[str]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def _enter(self, names: list[str]) -> None:
+        self.calls.append(names)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cut_off.append(names)
+            raise
+        finally:
+            self.in_flight -= 1
+
+    async def alone(self, name: Any) -> Any:
+        await self._enter([name])
+        if name in self.broken:
+            raise RuntimeError(f"{name} broke")
+        if name in self.refuse:
+            raise InsufficientFunds("insufficient available funds", account_id=name)
+        return f"posted {name}"
+
+    async def together(self, names: Sequence[Any]) -> list[Any]:
+        await self._enter(list(names))
+        if self.broken & set(names):
+            raise RuntimeError("something in this group broke")
+        for index, name in enumerate(names):
+            if name in self.refuse:
+                raise InsufficientFunds(
+                    "insufficient available funds", account_id=name, operation_index=index
+                )
+        return [f"posted {name}" for name in names]
+
+
+async def settle() -> None:
+    """Let every task that can run, run (a few hops of the event loop)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def group_commit(ledger: FakeLedger, lanes: int = 1, max_group: int = 100) -> GroupCommit:
+    return GroupCommit(ledger.alone, ledger.together, lanes=lanes, max_group=max_group)
+
+
+async def post_while_busy(
+    commit: GroupCommit, ledger: FakeLedger, names: Sequence[str]
+) -> list[Any]:
+    """Post ``first`` and hold it in the database while ``names`` arrive; then let go."""
+    ledger.release.clear()
+    first = asyncio.ensure_future(commit.post("first"))  # type: ignore[arg-type]
+    await settle()
+    rest = [asyncio.ensure_future(commit.post(name)) for name in names]  # type: ignore[arg-type]
+    await settle()
+    ledger.release.set()
+    return list(await asyncio.gather(first, *rest, return_exceptions=True))
+
+
+async def test_a_posting_that_finds_a_lane_free_goes_at_once_alone() -> None:
+    ledger = FakeLedger()
+    commit = group_commit(ledger)
+    assert await commit.post("a") == "posted a"  # type: ignore[arg-type]
+    assert await commit.post("b") == "posted b"  # type: ignore[arg-type]
+    assert ledger.calls == [["a"], ["b"]]
+    assert commit.groups_posted == 0
+
+
+async def test_postings_that_wait_for_a_busy_lane_go_together_in_arrival_order() -> None:
+    ledger = FakeLedger()
+    commit = group_commit(ledger)
+    outcomes = await post_while_busy(commit, ledger, ["b", "c", "d"])
+    assert outcomes == ["posted first", "posted b", "posted c", "posted d"]
+    assert ledger.calls == [["first"], ["b", "c", "d"]]
+    assert commit.groups_posted == 1
+
+
+async def test_groups_are_no_larger_than_the_limit() -> None:
+    ledger = FakeLedger()
+    commit = group_commit(ledger, max_group=2)
+    outcomes = await post_while_busy(commit, ledger, ["b", "c", "d", "e", "f"])
+    assert outcomes == [f"posted {name}" for name in ("first", "b", "c", "d", "e", "f")]
+    assert ledger.calls == [["first"], ["b", "c"], ["d", "e"], ["f"]]
+
+
+async def test_no_more_transactions_at_once_than_lanes() -> None:
+    ledger = FakeLedger()
+    commit = group_commit(ledger, lanes=2)
+    ledger.release.clear()
+    postings = []
+    for n in range(6):
+        postings.append(asyncio.ensure_future(commit.post(str(n))))  # type: ignore[arg-type]
+        await settle()
+    assert ledger.in_flight == 2
+    ledger.release.set()
+    assert await asyncio.gather(*postings) == [f"posted {n}" for n in range(6)]
+    assert ledger.most_in_flight == 2
+    assert ledger.calls == [["0"], ["1"], ["2", "3", "4", "5"]]
+
+
+async def test_a_refusal_reaches_only_its_caller_and_the_rest_post_without_it() -> None:
+    ledger = FakeLedger(refuse=["c", "e"])
+    commit = group_commit(ledger)
+    outcomes = await post_while_busy(commit, ledger, ["b", "c", "d", "e"])
+    assert outcomes[:2] == ["posted first", "posted b"]
+    assert outcomes[3] == "posted d"
+    for refused, name in ((outcomes[2], "c"), (outcomes[4], "e")):
+        assert isinstance(refused, InsufficientFunds)
+        # the caller posted one operation: the group's numbering is not theirs
+        assert refused.context == {"account_id": name}
+    assert ledger.calls[1:] == [["b", "c", "d", "e"], ["b", "d", "e"], ["b", "d"]]
+
+
+async def test_a_failure_that_names_nobody_is_sorted_out_by_posting_each_alone() -> None:
+    ledger = FakeLedger(broken=["c"])
+    commit = group_commit(ledger)
+    outcomes = await post_while_busy(commit, ledger, ["b", "c", "d"])
+    assert outcomes[:2] == ["posted first", "posted b"]
+    assert isinstance(outcomes[2], RuntimeError)
+    assert str(outcomes[2]) == "c broke"
+    assert outcomes[3] == "posted d"
+    assert ledger.calls[1:] == [["b", "c", "d"], ["b"], ["c"], ["d"]]
+
+
+async def test_a_database_out_of_reach_is_everyones_at_once() -> None:
+    ledger = FakeLedger()
+    commit = group_commit(ledger)
+    unreachable = DatabaseUnavailable("the database cannot be reached")
+
+    async def together(names: Sequence[Any]) -> list[Any]:
+        await ledger.together(names)
+        raise unreachable
+
+    commit = GroupCommit(ledger.alone, together, lanes=1, max_group=100)
+    outcomes = await post_while_busy(commit, ledger, ["b", "c"])
+    assert outcomes == ["posted first", unreachable, unreachable]
+    assert ledger.calls[1:] == [["b", "c"]]  # not retried alone, one after the other
+
+
+async def test_a_caller_cancelled_before_its_group_starts_is_not_posted() -> None:
+    ledger = FakeLedger()
+    commit = group_commit(ledger)
+    ledger.release.clear()
+    first = asyncio.ensure_future(commit.post("first"))  # type: ignore[arg-type]
+    await settle()
+    gone = asyncio.ensure_future(commit.post("gone"))  # type: ignore[arg-type]
+    stays = asyncio.ensure_future(commit.post("stays"))  # type: ignore[arg-type]
+    await settle()
+    gone.cancel()
+    ledger.release.set()
+    assert await first == "posted first"
+    assert await stays == "posted stays"
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert ledger.calls == [["first"], ["stays"]]
+
+
+async def test_a_caller_cancelled_in_flight_cuts_off_its_group_and_the_rest_go_again() -> None:
+    ledger = FakeLedger()
+    commit = group_commit(ledger)
+    ledger.release.clear()
+    # arriving in one burst, before the lane first runs: one group
+    group = {name: asyncio.ensure_future(commit.post(name)) for name in "bcd"}  # type: ignore[arg-type]
+    await settle()
+    assert ledger.calls == [["b", "c", "d"]]
+    assert ledger.in_flight == 1
+    group["c"].cancel()
+    await settle()
+    ledger.release.set()
+    assert [await group["b"], await group["d"]] == ["posted b", "posted d"]
+    assert ledger.cut_off == [["b", "c", "d"]]
+    assert ledger.calls == [["b", "c", "d"], ["b", "d"]]
+
+
+async def test_a_caller_cancelled_in_flight_alone_cuts_off_its_posting() -> None:
+    """A request cut off at its deadline leaves nothing written, as before group commit."""
+    ledger = FakeLedger()
+    commit = group_commit(ledger)
+    ledger.release.clear()
+    alone = asyncio.ensure_future(commit.post("alone"))  # type: ignore[arg-type]
+    await settle()
+    assert ledger.in_flight == 1
+    alone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await alone
+    await settle()
+    assert ledger.cut_off == [["alone"]]
+    ledger.release.set()
+    assert await commit.post("next") == "posted next"  # type: ignore[arg-type]
+
+
+def test_a_group_commit_needs_a_lane() -> None:
+    ledger = FakeLedger()
+    with pytest.raises(ValueError, match="lane"):
+        GroupCommit(ledger.alone, ledger.together, lanes=0, max_group=10)
