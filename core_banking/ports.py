@@ -17,6 +17,7 @@ from core_banking.domain.accounts import Account, AccountStatus
 from core_banking.domain.audit import AuditRecord, StoredAuditEvent
 from core_banking.domain.close_of_business import CloseOfBusinessRun
 from core_banking.domain.customers import Customer, CustomerStatus, KycStatus
+from core_banking.domain.errors import DomainError
 from core_banking.domain.events import EventMessage, OutboxBacklog, OutboxEntry
 from core_banking.domain.holds import Hold, HoldStatus
 from core_banking.domain.idempotency import IdempotencyClaim
@@ -822,6 +823,15 @@ class LedgerStore(Protocol):
         audit: AuditRecord | None,
     ) -> PostingResult:
         """Post one entry as its own transaction (the fast path for single postings)."""
+        ...
+
+    async def post_each(
+        self, postings: Sequence[PreparedPosting]
+    ) -> list[PostingResult | DomainError]:
+        """Post each of ``postings`` on its own terms, in order, as if one after the other:
+        each gets its result or the refusal that stopped it, and is checked against the
+        state the ones before it left. A failure that is not a refusal is raised (those
+        before it may be posted: their claims make a retry answer with them)."""
         ...
 
     async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:

@@ -1338,6 +1338,68 @@ async def test_a_batch_posts_exactly_what_posting_one_by_one_posts(bank):
     assert (await verify_ledger(bank.storage)).violations == []
 
 
+def each_on_its_own(first: UUID, second: UUID, third: UUID) -> list[Any]:
+    """Operations whose fate depends on those before them: five refused (more than group
+    commit peels off before going one by one), one refused before posting."""
+    return [
+        Transfer(first, second, money("125.00"), key()),
+        Withdraw(second, money("200.00"), key()),  # 175.00 there: refused
+        Withdraw(second, money("175.00"), key()),  # all of it
+        Transfer(second, third, money("0.01"), key()),  # nothing left: refused
+        Deposit(third, money("7.10"), key()),
+        Transfer(first, first, money("1.00"), key()),  # refused before posting
+        Withdraw(third, money("600.00"), key()),
+        Withdraw(third, money("7.10"), key()),
+        Transfer(first, third, money("800.00"), key()),
+        Withdraw(third, money("300.00"), key()),  # 907.10 today, over 900.00: refused
+        ChargeFee(first, money("1.50"), "statement", key()),
+        Withdraw(first, money("73.50"), key()),  # all of it
+        Withdraw(first, money("0.01"), key()),  # refused
+        Deposit(second, money("3.00"), key()),
+        Withdraw(second, money("3.01"), key()),  # refused
+    ]
+
+
+async def test_each_on_its_own_posts_and_refuses_what_one_by_one_does(bank):
+    """``execute_each`` against ``execute`` one command at a time on twin accounts: the
+    same refusals for the same reasons, the same lines, the same accounts afterwards."""
+    grouped, alone = await three_accounts(bank), await three_accounts(bank)
+    as_alone = {a.id: b.id for a, b in zip(grouped, alone, strict=True)}
+    same = {b.id: b.id for b in alone}
+
+    outcomes = await bank.ledger.execute_each(each_on_its_own(*(a.id for a in grouped)), CONTEXT)
+    expected: list[PostingResult | DomainError] = []
+    for command in each_on_its_own(*(a.id for a in alone)):
+        try:
+            expected.append(await bank.ledger.execute(command, CONTEXT))
+        except DomainError as refusal:
+            expected.append(refusal)
+
+    def customer_view(entry: JournalEntry, named: dict[UUID, UUID]) -> list[tuple[Any, ...]]:
+        return [
+            (named[account], *rest) if account in named else (account, *rest[:3])
+            for account, *rest in lines(entry)
+        ]
+
+    assert [type(outcome) for outcome in outcomes] == [type(other) for other in expected]
+    assert sum(isinstance(outcome, DomainError) for outcome in outcomes) == 6
+    for outcome, other in zip(outcomes, expected, strict=True):
+        if isinstance(other, DomainError):
+            assert isinstance(outcome, DomainError)
+            assert outcome.code == other.code
+            context = json.dumps(outcome.context)
+            for account, twin in as_alone.items():
+                context = context.replace(str(account), str(twin))
+            assert json.loads(context) == other.context  # no operation_index: each its own
+        else:
+            assert isinstance(outcome, PostingResult)
+            assert customer_view(outcome.entry, as_alone) == customer_view(other.entry, same)
+            assert await bank.ledger.entry(outcome.entry.id) == outcome.entry
+    for account, other in as_alone.items():
+        assert state(await get(bank, account))[:-1] == state(await get(bank, other))[:-1]
+    assert (await verify_ledger(bank.storage)).violations == []
+
+
 @pytest.mark.parametrize("refused_at", [0, 3, 5])
 async def test_a_refusal_in_a_batch_names_its_operation_and_writes_nothing(bank, refused_at):
     """The withdrawal is refused (after 0, 3 or all 5 other operations: past the middle,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar, TypeVar
 
@@ -26,9 +26,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core_banking.domain.audit import AuditRecord
+from core_banking.domain.errors import DomainError
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
-from core_banking.ports import FieldCipher, NoTelemetry, Telemetry, UnitOfWork
+from core_banking.ports import FieldCipher, NoTelemetry, PreparedPosting, Telemetry, UnitOfWork
 from core_banking.security.encryption import PlaintextFields
 from core_banking.storage.errors import DatabaseUnavailable, connection_lost, is_transient
 from core_banking.storage.unit_of_work import SqlUnitOfWork
@@ -154,6 +155,20 @@ class Storage:
         audit: AuditRecord | None,
     ) -> PostingResult:
         return await self.atomically(lambda uow: uow.ledger.post(request, claim, audit))
+
+    async def post_each(
+        self, postings: Sequence[PreparedPosting]
+    ) -> list[PostingResult | DomainError]:
+        """One transaction each, one after the other."""
+        outcomes: list[PostingResult | DomainError] = []
+        for posting in postings:
+            try:
+                outcomes.append(
+                    await self.post_entry(posting.request, posting.claim, posting.audit)
+                )
+            except DomainError as refusal:
+                outcomes.append(refusal)
+        return outcomes
 
     async def statement_by_statement(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """Run ``work`` whose every statement stands alone: an insert-or-ignore, a

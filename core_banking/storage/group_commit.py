@@ -38,6 +38,9 @@ from core_banking.ports import PreparedPosting
 from core_banking.storage.errors import DatabaseUnavailable
 
 T = TypeVar("T")
+REFUSALS_BEFORE_ONE_BY_ONE = 4
+"""Refusals after which the rest of a group is posted one by one: a group of n with k
+refusals costs k + 1 statements of up to n postings each, one by one n statements of one."""
 PostAlone = Callable[[PreparedPosting], Awaitable[PostingResult]]
 PostTogether = Callable[[Sequence[PreparedPosting]], Awaitable[list[PostingResult]]]
 
@@ -125,9 +128,30 @@ class GroupCommit:
                 group.append(waiting)
         return group
 
+    async def post_in_order(
+        self, postings: Sequence[PreparedPosting]
+    ) -> list[PostingResult | Exception]:
+        """Post ``postings`` as if one after the other, each on its own terms, in groups of
+        up to ``max_group``: each gets its result or what refused it, and is checked
+        against the state the ones before it left. For a batch whose operations stand or
+        fall each on its own; it runs on the caller's task, beside the lanes."""
+        loop = asyncio.get_running_loop()
+        outcomes: list[PostingResult | Exception] = []
+        for first in range(0, len(postings), self._max_group):
+            group = [
+                _Waiting(posting, loop.create_future())
+                for posting in postings[first : first + self._max_group]
+            ]
+            await self._post_group(group)
+            for waiting in group:
+                error = waiting.outcome.exception()
+                outcomes.append(waiting.outcome.result() if error is None else _plain(error))
+        return outcomes
+
     async def _post_group(self, group: list[_Waiting]) -> None:
         pending = group
         one_by_one = False
+        refusals = 0
         while pending := [waiting for waiting in pending if not waiting.outcome.cancelled()]:
             if one_by_one or len(pending) == 1:
                 await self._post_each_alone(pending)
@@ -143,6 +167,9 @@ class GroupCommit:
                     one_by_one = True  # a refusal that names no posting: whose is it?
                     continue
                 pending.pop(index).fail(refusal)
+                refusals += 1
+                # each refusal costs the group a statement: past a few, one by one is cheaper
+                one_by_one = refusals >= REFUSALS_BEFORE_ONE_BY_ONE
                 continue
             except DatabaseUnavailable as unreachable:  # everyone's, and already retried
                 for waiting in pending:
@@ -157,13 +184,17 @@ class GroupCommit:
             return
 
     async def _post_each_alone(self, pending: list[_Waiting]) -> None:
-        for waiting in pending:
+        for place, waiting in enumerate(pending):
             if waiting.outcome.cancelled():
                 continue
             try:
                 waiting.succeed(await self._send([waiting], self._post_alone(waiting.posting)))
             except _CallerLeft:
                 continue
+            except DatabaseUnavailable as unreachable:  # already retried: the rest would be too
+                for rest in pending[place:]:
+                    rest.fail(unreachable)
+                return
             except Exception as error:  # delivered to the caller it belongs to
                 waiting.fail(error)
 
@@ -190,6 +221,13 @@ class GroupCommit:
         finally:
             for waiting in group:
                 waiting.outcome.remove_done_callback(on_caller_done)
+
+
+def _plain(error: BaseException) -> Exception:
+    """An outcome's error as an outcome: cancellation is not one a batch can hold."""
+    if isinstance(error, Exception):
+        return error
+    raise error
 
 
 class _CallerLeft(Exception):

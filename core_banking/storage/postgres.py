@@ -24,6 +24,7 @@ from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core_banking.domain.audit import AuditRecord
+from core_banking.domain.errors import DomainError
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
 from core_banking.ports import PreparedPosting, UnitOfWork
@@ -101,6 +102,20 @@ class PostgreSQLStorage(Storage):
         if claim is None or audit is None or request.reversal_of is not None:
             return await self._post_alone(request, claim, audit)
         return await self.group_commit.post(PreparedPosting(request, claim, audit))
+
+    async def post_each(
+        self, postings: Sequence[PreparedPosting]
+    ) -> list[PostingResult | DomainError]:
+        """In groups, each a transaction, refusals taken out as group commit does; postings
+        a group could not retry (no claim) or that reverse go one by one."""
+        if any(p.claim is None or p.request.reversal_of is not None for p in postings):
+            return await super().post_each(postings)
+        outcomes: list[PostingResult | DomainError] = []
+        for outcome in await self.group_commit.post_in_order(postings):
+            if isinstance(outcome, Exception) and not isinstance(outcome, DomainError):
+                raise outcome
+            outcomes.append(outcome)
+        return outcomes
 
     async def _post_grouped_alone(self, posting: PreparedPosting) -> PostingResult:
         return await self._post_alone(posting.request, posting.claim, posting.audit)

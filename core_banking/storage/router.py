@@ -5,10 +5,10 @@ A replica lags its primary by a little, so anything that decides about money (a 
 before a withdrawal) reads from the primary inside its transaction; replicas serve
 statements, histories and reports.
 
-As the services' store (``LedgerStore``) the router sends ``atomically``, ``post_entry`` and
-``read`` to the primary: ``read`` is for reads that must see the caller's own writes or
-that feed a decision. ``read_replica`` is the opt-in for reads that may be a moment behind:
-the next replica in turn serves it, skipping a replica that failed in the last
+As the services' store (``LedgerStore``) the router sends ``atomically``, ``post_entry``,
+``post_each`` and ``read`` to the primary: ``read`` is for reads that must see the caller's
+own writes or that feed a decision. ``read_replica`` is the opt-in for reads that may be a
+moment behind: the next replica in turn serves it, skipping a replica that failed in the last
 REPLICA_RETRY_SECONDS or whose last check found it lagging more than ``max_lag_seconds``;
 when none is usable, or the one asked fails, the primary answers. A replica being down
 never fails a request (docs/adr/0005-read-replicas.md says which reads go where and why).
@@ -29,9 +29,10 @@ from typing import Any, TypeVar
 from sqlalchemy import text
 
 from core_banking.domain.audit import AuditRecord
+from core_banking.domain.errors import DomainError
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
-from core_banking.ports import UnitOfWork
+from core_banking.ports import PreparedPosting, UnitOfWork
 from core_banking.storage.base import Storage
 from core_banking.storage.errors import causes, connection_lost, driver_error, is_transient
 from core_banking.storage.factory import create_storage
@@ -143,6 +144,11 @@ class DatabaseRouter:
         audit: AuditRecord | None,
     ) -> PostingResult:
         return await self.primary.post_entry(request, claim, audit)
+
+    async def post_each(
+        self, postings: Sequence[PreparedPosting]
+    ) -> list[PostingResult | DomainError]:
+        return await self.primary.post_each(postings)
 
     async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """On the primary: sees every committed write, the caller's own included."""

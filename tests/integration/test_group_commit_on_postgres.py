@@ -115,3 +115,23 @@ async def test_one_key_twice_in_a_group_posts_once_and_refuses_a_different_reque
     assert "operation_index" not in reused.context
     assert (await bank.accounts.get(account.id)).posted_minor == 10_00 + 1_00 + 2_00
     await assert_verified(bank.storage)
+
+
+async def test_operations_each_on_their_own_are_posted_in_groups_in_order(bank: Nexum) -> None:
+    """An independent batch: 120 withdrawals of 1.00 against 100.00 and a deposit of 10.00
+    among them. Exactly the first 100 the balance covers post, in order: those after the
+    money ran out are refused until the deposit, which lets ten more through."""
+    account = await funded_account(bank, "100.00")
+    before = groups_posted(bank)
+    commands: list[Withdraw | Deposit] = [
+        Withdraw(account.id, money("1.00"), key()) for _ in range(120)
+    ]
+    commands.insert(105, Deposit(account.id, money("10.00"), key()))
+
+    outcomes = await bank.ledger.execute_each(commands, CONTEXT)
+
+    assert groups_posted(bank) > before
+    refused = [index for index, o in enumerate(outcomes) if isinstance(o, InsufficientFunds)]
+    assert refused == [*range(100, 105), *range(116, 121)]
+    assert (await bank.accounts.get(account.id)).posted_minor == 0
+    await assert_verified(bank.storage)

@@ -10,7 +10,7 @@ import pytest
 
 from core_banking.domain.errors import InsufficientFunds
 from core_banking.storage.errors import DatabaseUnavailable
-from core_banking.storage.group_commit import GroupCommit
+from core_banking.storage.group_commit import REFUSALS_BEFORE_ONE_BY_ONE, GroupCommit
 
 
 class FakeLedger:
@@ -162,6 +162,22 @@ async def test_a_database_out_of_reach_is_everyones_at_once() -> None:
     assert ledger.calls[1:] == [["b", "c"]]  # not retried alone, one after the other
 
 
+async def test_a_database_out_of_reach_one_by_one_is_not_waited_for_again() -> None:
+    ledger = FakeLedger(broken=["b"])  # the group fails: one by one
+    unreachable = DatabaseUnavailable("the database cannot be reached")
+
+    async def alone(name: Any) -> Any:
+        if name == "b":
+            await ledger.alone("a")  # counted as a call, then the database is gone
+            raise unreachable
+        return await ledger.alone(name)
+
+    commit = GroupCommit(alone, ledger.together, lanes=1, max_group=100)
+    outcomes = await commit.post_in_order(["a", "b", "c", "d"])  # type: ignore[arg-type]
+    assert outcomes == ["posted a", unreachable, unreachable, unreachable]
+    assert ledger.calls == [["a", "b", "c", "d"], ["a"], ["a"]]  # c and d never tried
+
+
 async def test_a_caller_cancelled_before_its_group_starts_is_not_posted() -> None:
     ledger = FakeLedger()
     commit = group_commit(ledger)
@@ -212,6 +228,59 @@ async def test_a_caller_cancelled_in_flight_alone_cuts_off_its_posting() -> None
     assert ledger.cut_off == [["alone"]]
     ledger.release.set()
     assert await commit.post("next") == "posted next"  # type: ignore[arg-type]
+
+
+async def test_past_a_few_refusals_the_rest_of_a_group_goes_one_by_one() -> None:
+    refused = ["r1", "r2", "r3", "r4", "r5"]
+    ledger = FakeLedger(refuse=refused)
+    commit = group_commit(ledger)
+    names = ["a", "r1", "r2", "b", "r3", "r4", "c", "r5", "d"]
+    outcomes = await post_while_busy(commit, ledger, names)
+    assert outcomes[0] == "posted first"
+    for name, outcome in zip(names, outcomes[1:], strict=True):
+        if name in refused:
+            assert isinstance(outcome, InsufficientFunds)
+        else:
+            assert outcome == f"posted {name}"
+    assert REFUSALS_BEFORE_ONE_BY_ONE == 4
+    assert ledger.calls[1:] == [
+        ["a", "r1", "r2", "b", "r3", "r4", "c", "r5", "d"],
+        ["a", "r2", "b", "r3", "r4", "c", "r5", "d"],
+        ["a", "b", "r3", "r4", "c", "r5", "d"],
+        ["a", "b", "r4", "c", "r5", "d"],
+        ["a"],
+        ["b"],
+        ["c"],
+        ["r5"],
+        ["d"],  # four refused: one by one
+    ]
+
+
+async def test_in_order_posts_in_groups_one_after_the_other_each_with_its_outcome() -> None:
+    ledger = FakeLedger(refuse=["r"], broken=["x"])
+    commit = group_commit(ledger, lanes=4, max_group=3)
+    outcomes = await commit.post_in_order(["a", "r", "b", "c", "x", "d", "e"])  # type: ignore[arg-type]
+    assert [outcomes[0], outcomes[2], outcomes[3], outcomes[5], outcomes[6]] == [
+        "posted a",
+        "posted b",
+        "posted c",
+        "posted d",
+        "posted e",
+    ]
+    assert isinstance(outcomes[1], InsufficientFunds)
+    assert "operation_index" not in outcomes[1].context
+    assert isinstance(outcomes[4], RuntimeError)
+    assert str(outcomes[4]) == "x broke"
+    assert ledger.calls == [
+        ["a", "r", "b"],
+        ["a", "b"],  # the first three; the refused one out
+        ["c", "x", "d"],
+        ["c"],
+        ["x"],
+        ["d"],  # a failure naming nobody: one by one
+        ["e"],
+    ]
+    assert ledger.most_in_flight == 1  # one after the other
 
 
 def test_a_group_commit_needs_a_lane() -> None:

@@ -221,24 +221,18 @@ async def batch(
         )
 
     async def independent() -> tuple[int, BatchResult]:
-        items: list[BatchItemResult] = []
-        for index, command in enumerate(commands):
-            try:
-                result = await bank.ledger.execute(command, context)
-            except DomainError as refusal:
-                items.append(
-                    BatchItemResult(
-                        index=index,
-                        status="failed",
-                        error=ItemError(code=refusal.code, detail=refusal.message),
-                    )
-                )
-            else:
-                items.append(
-                    BatchItemResult(
-                        index=index, status="posted", transaction=TransactionOut.of(result.entry)
-                    )
-                )
+        items = [
+            BatchItemResult(
+                index=index,
+                status="failed",
+                error=ItemError(code=outcome.code, detail=outcome.message),
+            )
+            if isinstance(outcome, DomainError)
+            else BatchItemResult(
+                index=index, status="posted", transaction=TransactionOut.of(outcome.entry)
+            )
+            for index, outcome in enumerate(await bank.ledger.execute_each(commands, context))
+        ]
         posted = sum(1 for item in items if item.status == "posted")
         return status.HTTP_200_OK, BatchResult(
             mode=BatchMode.INDEPENDENT, posted=posted, failed=len(items) - posted, results=items
