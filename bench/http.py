@@ -13,7 +13,8 @@ reports the latency distribution, so p50 and p99 come from every request, not a 
 Each round measures, in turn: single transfers at concurrency 16; atomic batches of
 ``--batch-size`` transfers (``POST /transactions/batch``, one database transaction per
 batch) at concurrency 4, counted in transfers, with the API process's CPU per transfer;
-and pgbench's built-in TPC-B at 16 clients.
+the same batches with ``"mode": "independent"`` (each transfer on its own); and pgbench's
+built-in TPC-B at 16 clients.
 Figures are medians over the rounds; the last line printed is a JSON object with them and
 the ratios. Rate limiting is off (its default budget would refuse the load) and the
 principal cache is on when ``--redis-url`` names a Redis, as in a production deployment.
@@ -66,6 +67,7 @@ local accounts = {%(accounts)s}
 local token = "%(token)s"
 local batch_size = %(batch_size)d
 local path = "%(path)s"
+local mode = "%(mode)s"
 local threads = {}
 local counter = 0
 local prefix = ""
@@ -103,7 +105,7 @@ function request()
       local source, target = pair()
       operations[i] = '{"type":"transfer",' .. string.sub(transfer(source, target), 2)
     end
-    body = '{"mode":"atomic","operations":[' .. table.concat(operations, ",") .. ']}'
+    body = '{"mode":"' .. mode .. '","operations":[' .. table.concat(operations, ",") .. ']}'
   end
   return wrk.format("POST", path, {
     ["Content-Type"] = "application/json",
@@ -239,8 +241,10 @@ def _wrk(
     )
 
 
-def _script(directory: Path, accounts: list[str], token: str, batch_size: int) -> Path:
-    path = directory / f"load-{batch_size}.lua"
+def _script(
+    directory: Path, accounts: list[str], token: str, batch_size: int, mode: str = "atomic"
+) -> Path:
+    path = directory / f"load-{batch_size}-{mode}.lua"
     path.write_text(
         WRK_SCRIPT
         % {
@@ -248,6 +252,7 @@ def _script(directory: Path, accounts: list[str], token: str, batch_size: int) -
             "token": token,
             "batch_size": batch_size,
             "path": "/transactions/batch" if batch_size else "/transactions/transfer",
+            "mode": mode,
             "run": uuid.uuid4().hex[:12],
             "mark": RESULT_MARK,
         }
@@ -283,6 +288,7 @@ def main() -> None:
     reference_url = asyncio.run(create_database(options.postgres_url, reference_db))
     transfers: list[LoadResult] = []
     batches: list[LoadResult] = []
+    independents: list[LoadResult] = []
     reference: list[float] = []
     with tempfile.TemporaryDirectory(prefix="nexum-http-bench-") as scratch:
         directory = Path(scratch)
@@ -301,11 +307,15 @@ def main() -> None:
                 # new scripts each round: their Idempotency-Keys must not repeat a round's
                 single = _script(directory, accounts, token, 0)
                 batched = _script(directory, accounts, token, options.batch_size)
+                each = _script(directory, accounts, token, options.batch_size, "independent")
                 transfers.append(
                     _wrk(base_url, server.pid, single, TRANSFER_CONCURRENCY, options.duration)
                 )
                 batch = _wrk(base_url, server.pid, batched, BATCH_CONCURRENCY, options.duration)
                 batches.append(batch)
+                independents.append(
+                    _wrk(base_url, server.pid, each, BATCH_CONCURRENCY, options.duration)
+                )
                 reference.append(
                     pgbench_tpcb_rate(reference_url, TRANSFER_CONCURRENCY, options.duration)
                 )
@@ -316,7 +326,9 @@ def main() -> None:
                     f"{transfers[-1].failed} failed)   batched "
                     f"{batch.per_second * options.batch_size:7.0f} transfers/s "
                     f"(server CPU {batch.server_cpu_ms / options.batch_size:.2f} ms each, "
-                    f"{batch.failed} failed)   pgbench TPC-B {reference[-1]:7.0f} tps",
+                    f"{batch.failed} failed)   independent "
+                    f"{independents[-1].per_second * options.batch_size:7.0f} transfers/s "
+                    f"({independents[-1].failed} failed)   pgbench TPC-B {reference[-1]:7.0f} tps",
                     file=sys.stderr,
                 )
         finally:
@@ -328,6 +340,9 @@ def main() -> None:
 
     transfer_rate = statistics.median(result.per_second for result in transfers)
     batch_rate = statistics.median(result.per_second for result in batches) * options.batch_size
+    independent_rate = (
+        statistics.median(result.per_second for result in independents) * options.batch_size
+    )
     tpcb = statistics.median(reference)
     result = {
         "benchmark": "http_transfers",
@@ -339,16 +354,21 @@ def main() -> None:
         "server_cpu_ms_per_transfer": round(
             statistics.median(r.server_cpu_ms for r in transfers), 2
         ),
-        "failed_requests": sum(r.failed for r in transfers) + sum(r.failed for r in batches),
+        "failed_requests": sum(r.failed for r in (*transfers, *batches, *independents)),
         "batch_transfers": round(batch_rate),
         "server_cpu_ms_per_batched_transfer": round(
             statistics.median(r.server_cpu_ms for r in batches) / options.batch_size, 3
+        ),
+        "independent_batch_transfers": round(independent_rate),
+        "server_cpu_ms_per_independent_transfer": round(
+            statistics.median(r.server_cpu_ms for r in independents) / options.batch_size, 3
         ),
         "batch_size": options.batch_size,
         "batch_concurrency": BATCH_CONCURRENCY,
         "pgbench_tpcb": round(tpcb),
         "ratio": round(transfer_rate / tpcb, 3),
         "batch_ratio": round(batch_rate / tpcb, 3),
+        "independent_batch_ratio": round(independent_rate / tpcb, 3),
         "target_ratio": 0.5,
         "runs": options.runs,
         "duration_seconds": options.duration,
