@@ -1,9 +1,10 @@
 """Moving money: deposits, withdrawals, transfers, external payments, fees, reversals.
 
 Every command here becomes exactly one journal entry, posted in one database transaction
-together with its idempotency claim and its audit record. The service decides the legs and
-the guards (which account must have the funds, what counts toward the daily limit); the
-ledger checks them against the locked accounts.
+together with its idempotency claim and its audit record (on PostgreSQL under load, a
+transaction it may share with other commands: group commit, ADR 0013). The service
+decides the legs and the guards (which account must have the funds, what counts toward the
+daily limit); the ledger checks them against the locked accounts.
 """
 
 from __future__ import annotations

@@ -119,14 +119,10 @@ class GroupCommit:
             self._busy -= 1
 
     def _take_group(self) -> list[_Waiting]:
-        """Up to ``max_group`` of the waiting postings, oldest first; a caller cancelled
-        before its posting was sent is dropped (nothing of it was written)."""
-        group: list[_Waiting] = []
-        while self._waiting and len(group) < self._max_group:
-            waiting = self._waiting.popleft()
-            if not waiting.outcome.cancelled():
-                group.append(waiting)
-        return group
+        """Up to ``max_group`` of the waiting postings, oldest first. Callers cancelled
+        meanwhile are dropped when the group is posted (nothing of theirs was written)."""
+        count = min(len(self._waiting), self._max_group)
+        return [self._waiting.popleft() for _ in range(count)]
 
     async def post_in_order(
         self, postings: Sequence[PreparedPosting]
