@@ -111,9 +111,13 @@ class GroupCommit:
                 group = self._take_group()
                 try:
                     await self._post_group(group)
-                except BaseException as error:  # cancelled at shutdown: nobody is left hanging
+                except Exception as error:  # unforeseen: its group hears it, the lane goes on
                     for waiting in group:
                         waiting.fail(error)
+                except BaseException as error:  # cancelled at shutdown: nobody is left hanging
+                    for waiting in (*group, *self._waiting):
+                        waiting.fail(error)
+                    self._waiting.clear()
                     raise
         finally:
             self._busy -= 1

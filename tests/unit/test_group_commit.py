@@ -283,6 +283,45 @@ async def test_in_order_posts_in_groups_one_after_the_other_each_with_its_outcom
     assert ledger.most_in_flight == 1  # one after the other
 
 
+async def test_an_unforeseen_error_reaches_its_group_and_the_lane_goes_on() -> None:
+    ledger = FakeLedger()
+    commit = group_commit(ledger)
+    post_group = commit._post_group
+    bug = RuntimeError("a bug in grouping")
+
+    async def buggy_for_first(group: list[Any]) -> None:
+        if group[0].posting == "first":
+            await ledger.release.wait()
+            raise bug
+        await post_group(group)
+
+    commit._post_group = buggy_for_first  # type: ignore[method-assign]
+    ledger.release.clear()
+    first = asyncio.ensure_future(commit.post("first"))  # type: ignore[arg-type]
+    await settle()
+    queued = asyncio.ensure_future(commit.post("queued"))  # type: ignore[arg-type]
+    await settle()
+    ledger.release.set()
+    with pytest.raises(RuntimeError, match="a bug in grouping"):
+        await first
+    assert await asyncio.wait_for(queued, timeout=2) == "posted queued"
+
+
+async def test_a_lane_cancelled_at_shutdown_leaves_no_caller_waiting() -> None:
+    ledger = FakeLedger()
+    commit = group_commit(ledger)
+    ledger.release.clear()
+    first = asyncio.ensure_future(commit.post("first"))  # type: ignore[arg-type]
+    await settle()
+    queued = asyncio.ensure_future(commit.post("queued"))  # type: ignore[arg-type]
+    await settle()
+    for lane in list(commit._running):
+        lane.cancel()
+    await settle()
+    assert first.cancelled()
+    assert queued.cancelled()
+
+
 def test_a_group_commit_needs_a_lane() -> None:
     ledger = FakeLedger()
     with pytest.raises(ValueError, match="lane"):
