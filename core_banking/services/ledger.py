@@ -114,6 +114,11 @@ def _plan(command: MoneyCommand) -> tuple[EntryType, tuple[Leg, ...]]:
             )
 
 
+def _check_how_many(commands: Sequence[MoneyCommand]) -> None:
+    if not 1 <= len(commands) <= MAX_TOGETHER:
+        raise InvalidInput(f"1 to {MAX_TOGETHER} operations at once", field="operations")
+
+
 class LedgerService:
     def __init__(
         self,
@@ -182,8 +187,7 @@ class LedgerService:
         """Post several money commands in one transaction: all of them, or none. Their
         entries are separate, each with its own key. The first refusal propagates, with
         ``operation_index`` in its context naming the command that was refused."""
-        if not 1 <= len(commands) <= MAX_TOGETHER:
-            raise InvalidInput(f"1 to {MAX_TOGETHER} operations at once", field="operations")
+        _check_how_many(commands)
         prepared = []
         for index, command in enumerate(commands):
             with naming_the_operation(index):
@@ -211,8 +215,7 @@ class LedgerService:
         its refusal, checked against what the commands before it posted. Not one
         transaction each: PostgreSQL posts them in groups (ADR 0013), which is the same to
         every command and far cheaper."""
-        if not 1 <= len(commands) <= MAX_TOGETHER:
-            raise InvalidInput(f"1 to {MAX_TOGETHER} operations at once", field="operations")
+        _check_how_many(commands)
         outcomes: dict[int, PostingResult | DomainError] = {}
         prepared: dict[int, PreparedPosting] = {}
         for index, command in enumerate(commands):

@@ -84,6 +84,7 @@ class Storage:
         at the connection's nexum.outbox setting, SQLite's writers at this flag."""
         self.cipher: FieldCipher = cipher or PlaintextFields()
         self.telemetry: Telemetry = telemetry or NoTelemetry()
+        self.pool_size = pool_size
         self.pool_timeout = pool_timeout
         self.engine: AsyncEngine = create_async_engine(
             self.url,

@@ -70,7 +70,7 @@ class PostgreSQLStorage(Storage):
         self.group_commit = GroupCommit(
             self._post_grouped_alone,
             self._post_together,
-            lanes=max(1, options.get("pool_size", 5) // 2),
+            lanes=max(1, self.pool_size // 2),
             max_group=MAX_GROUP,
         )
 
