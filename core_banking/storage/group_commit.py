@@ -83,17 +83,12 @@ class GroupCommit:
         self._max_group = max_group
         self._waiting: deque[_Waiting] = deque()
         self._busy = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._running: set[asyncio.Task[None]] = set()
         self.groups_posted = 0
-        """Transactions that carried two postings or more (for tests and benchmarks)."""
+        """Transactions that carried two postings or more (the tests read it)."""
 
     async def post(self, posting: PreparedPosting) -> PostingResult:
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            if self._busy:  # another event loop's lanes are running: do not mix them
-                return await self._post_alone(posting)
-            self._loop = loop
         waiting = _Waiting(posting, loop.create_future())
         self._waiting.append(waiting)
         if self._busy < self._lanes:
