@@ -69,13 +69,19 @@ def group_commit(ledger: FakeLedger, lanes: int = 1, max_group: int = 100) -> Gr
     return GroupCommit(ledger.alone, ledger.together, lanes=lanes, max_group=max_group)
 
 
+async def first_in_flight(commit: GroupCommit, ledger: FakeLedger) -> asyncio.Future[Any]:
+    """Post ``first`` and hold it in the database (until ``ledger.release`` is set)."""
+    ledger.release.clear()
+    first = asyncio.ensure_future(commit.post("first"))  # type: ignore[arg-type]
+    await settle()
+    return first
+
+
 async def post_while_busy(
     commit: GroupCommit, ledger: FakeLedger, names: Sequence[str]
 ) -> list[Any]:
     """Post ``first`` and hold it in the database while ``names`` arrive; then let go."""
-    ledger.release.clear()
-    first = asyncio.ensure_future(commit.post("first"))  # type: ignore[arg-type]
-    await settle()
+    first = await first_in_flight(commit, ledger)
     rest = [asyncio.ensure_future(commit.post(name)) for name in names]  # type: ignore[arg-type]
     await settle()
     ledger.release.set()
@@ -181,9 +187,7 @@ async def test_a_database_out_of_reach_one_by_one_is_not_waited_for_again() -> N
 async def test_a_caller_cancelled_before_its_group_starts_is_not_posted() -> None:
     ledger = FakeLedger()
     commit = group_commit(ledger)
-    ledger.release.clear()
-    first = asyncio.ensure_future(commit.post("first"))  # type: ignore[arg-type]
-    await settle()
+    first = await first_in_flight(commit, ledger)
     gone = asyncio.ensure_future(commit.post("gone"))  # type: ignore[arg-type]
     stays = asyncio.ensure_future(commit.post("stays"))  # type: ignore[arg-type]
     await settle()
@@ -296,9 +300,7 @@ async def test_an_unforeseen_error_reaches_its_group_and_the_lane_goes_on() -> N
         await post_group(group)
 
     commit._post_group = buggy_for_first  # type: ignore[method-assign]
-    ledger.release.clear()
-    first = asyncio.ensure_future(commit.post("first"))  # type: ignore[arg-type]
-    await settle()
+    first = await first_in_flight(commit, ledger)
     queued = asyncio.ensure_future(commit.post("queued"))  # type: ignore[arg-type]
     await settle()
     ledger.release.set()
@@ -310,9 +312,7 @@ async def test_an_unforeseen_error_reaches_its_group_and_the_lane_goes_on() -> N
 async def test_a_lane_cancelled_at_shutdown_leaves_no_caller_waiting() -> None:
     ledger = FakeLedger()
     commit = group_commit(ledger)
-    ledger.release.clear()
-    first = asyncio.ensure_future(commit.post("first"))  # type: ignore[arg-type]
-    await settle()
+    first = await first_in_flight(commit, ledger)
     queued = asyncio.ensure_future(commit.post("queued"))  # type: ignore[arg-type]
     await settle()
     for lane in list(commit._running):
