@@ -17,6 +17,11 @@ the old state in between is never used. A session's own limits (expiry, idle tim
 checked against the cached times on every use, and the session's last-seen time is still
 written to the database as often as without a cache. When the cache cannot be read, the
 database answers. Balances are never cached.
+
+Reading an answer back (its JSON, every permission by name, the times) is remembered for
+the last DECODED_ANSWERS answers by their exact bytes: the same bytes always read the same.
+Whether an answer may be used is still decided on every request, by its generations and
+the session's times.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +43,7 @@ logger = logging.getLogger("core_banking.cache")
 
 _PREFIX = "nexum:auth:"
 _ROLES_GENERATION = f"{_PREFIX}generation:roles"
+DECODED_ANSWERS = 4096
 
 
 def _user_generation(user_id: UUID) -> str:
@@ -123,9 +130,19 @@ def _current(cached: bytes | None, stamp: list[int]) -> CachedAccess | None:
     version of Nexum can read)."""
     if cached is None:
         return None
+    stamped = _read(cached)
+    if stamped is None:
+        return None
+    generations, access = stamped
+    return access if list(generations) == stamp else None
+
+
+@lru_cache(maxsize=DECODED_ANSWERS)
+def _read(cached: bytes) -> tuple[tuple[int, ...], CachedAccess] | None:
+    """A cached answer's generations and principal, or None for one this version cannot read."""
     try:
         document = json.loads(cached)
-        return _decode(document) if document["generations"] == stamp else None
+        return tuple(document["generations"]), _decode(document)
     except (ValueError, KeyError, TypeError):
         return None
 
