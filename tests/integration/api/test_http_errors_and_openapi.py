@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from support.api import Api, key, money
 
@@ -253,6 +254,36 @@ async def test_metrics_for_a_principal_with_metrics_read(api: Api) -> None:
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("text/plain")
         assert "nexum_requests_total" in response.text
+
+
+async def _samples(api: Api) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    response = await api.http.get("/metrics", headers=await api.admin())
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+async def test_money_moved_is_counted_in_the_guides_metrics(api: Api) -> None:
+    account = await api.account()
+    before = await _samples(api)
+    await api.deposit(account["account_id"], "10.00")
+    await api.deposit(account["account_id"], "5.00")
+    after = await _samples(api)
+
+    def grown(name: str, **labels: str) -> float:
+        sample = (name, frozenset(labels.items()))
+        return after.get(sample, 0.0) - before.get(sample, 0.0)
+
+    assert grown("nexum_transactions_processed_total", type="deposit", status="completed") == 2
+    audited = {
+        dict(labels)["action"]: grown(name, **dict(labels))
+        for name, labels in after
+        if name == "nexum_audit_events_total"
+    }
+    assert sum(audited.values()) >= 2, audited
 
 
 async def test_docs_and_redoc_answer(api: Api) -> None:
