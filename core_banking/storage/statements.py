@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from sqlalchemy import Delete, Insert, Select, Update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.compiler import SQLCompiler
 
 Statement = Insert | Update | Delete | Select[Any]
 
@@ -64,7 +63,6 @@ class _Compiled:
     def __init__(self, statement: Statement) -> None:
         dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
         compiled = statement.compile(dialect=dialect)
-        assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         self.names = tuple(compiled.positiontup or ())
         self.defaults = dict(compiled.params)
