@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import InvalidatePoolError
@@ -110,7 +109,9 @@ class PostgreSQLStorage(Storage):
             yield pooled.driver_connection
         except BaseException as exc:
             driver = pooled.driver_connection
-            reported = isinstance(exc, asyncpg.PostgresError) and not connection_lost(exc)
+            # The server's errors carry their SQLSTATE; the driver's own (a closed socket,
+            # a protocol error) and the caller's cancellation do not.
+            reported = isinstance(getattr(exc, "sqlstate", None), str) and not connection_lost(exc)
             if not reported or driver is None or driver.is_closed():
                 await greenlet_spawn(pooled.invalidate, exc)
             raise
