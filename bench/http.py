@@ -13,8 +13,9 @@ reports the latency distribution, so p50 and p99 come from every request, not a 
 Each round measures, in turn: single transfers at concurrency 16; atomic batches of
 ``--batch-size`` transfers (``POST /transactions/batch``, one database transaction per
 batch) at concurrency 4, counted in transfers, with the API process's CPU per transfer;
-the same batches with ``"mode": "independent"`` (each transfer on its own); and pgbench's
-built-in TPC-B at 16 clients.
+the same batches with ``"mode": "independent"`` (each transfer on its own); ``GET
+/health/live`` at concurrency 16, the framework's floor (the same process and middleware,
+no authentication, no database); and pgbench's built-in TPC-B at 16 clients.
 Figures are medians over the rounds; the last line printed is a JSON object with them and
 the ratios. Rate limiting is off (its default budget would refuse the load) and the
 principal cache is on when ``--redis-url`` names a Redis, as in a production deployment.
@@ -113,7 +114,10 @@ function request()
     ["Idempotency-Key"] = prefix .. "-" .. counter,
   }, body)
 end
+"""
 
+# How every script reports: one line wrk prints at the end, read back by _wrk.
+WRK_DONE = """
 function done(summary, latency, requests)
   io.write(string.format(
     '%(mark)s{"requests": %%d, "duration_us": %%d, "failed": %%d, "p50_us": %%d, "p99_us": %%d}\\n',
@@ -122,6 +126,11 @@ function done(summary, latency, requests)
       + summary.errors.write + summary.errors.timeout,
     latency:percentile(50), latency:percentile(99)))
 end
+"""
+
+# The framework's floor: the same process and middleware, no authentication, no database.
+PROBE_SCRIPT = """
+wrk.path = "/health/live"
 """
 
 
@@ -246,7 +255,7 @@ def _script(
 ) -> Path:
     path = directory / f"load-{batch_size}-{mode}.lua"
     path.write_text(
-        WRK_SCRIPT
+        (WRK_SCRIPT + WRK_DONE)
         % {
             "accounts": ",".join(f'"{account}"' for account in accounts),
             "token": token,
@@ -257,6 +266,12 @@ def _script(
             "mark": RESULT_MARK,
         }
     )
+    return path
+
+
+def _probe_script(directory: Path) -> Path:
+    path = directory / "probe.lua"
+    path.write_text(PROBE_SCRIPT + WRK_DONE % {"mark": RESULT_MARK})
     return path
 
 
@@ -289,6 +304,7 @@ def main() -> None:
     transfers: list[LoadResult] = []
     batches: list[LoadResult] = []
     independents: list[LoadResult] = []
+    probes: list[LoadResult] = []  # GET /health/live
     reference: list[float] = []
     with tempfile.TemporaryDirectory(prefix="nexum-http-bench-") as scratch:
         directory = Path(scratch)
@@ -303,6 +319,7 @@ def main() -> None:
             server = _start_server(nexum_url, _redis_url(options.redis_url), port, log)
             _wait_until_ready(base_url, server, log)
             token = _bearer_token(base_url)
+            probe = _probe_script(directory)
             for round_number in range(1, options.runs + 1):
                 # new scripts each round: their Idempotency-Keys must not repeat a round's
                 single = _script(directory, accounts, token, 0)
@@ -316,6 +333,9 @@ def main() -> None:
                 independents.append(
                     _wrk(base_url, server.pid, each, BATCH_CONCURRENCY, options.duration)
                 )
+                probes.append(
+                    _wrk(base_url, server.pid, probe, TRANSFER_CONCURRENCY, options.duration)
+                )
                 reference.append(
                     pgbench_tpcb_rate(reference_url, TRANSFER_CONCURRENCY, options.duration)
                 )
@@ -328,7 +348,9 @@ def main() -> None:
                     f"(server CPU {batch.server_cpu_ms / options.batch_size:.2f} ms each, "
                     f"{batch.failed} failed)   independent "
                     f"{independents[-1].per_second * options.batch_size:7.0f} transfers/s "
-                    f"({independents[-1].failed} failed)   pgbench TPC-B {reference[-1]:7.0f} tps",
+                    f"({independents[-1].failed} failed)   GET /health/live "
+                    f"{probes[-1].per_second:7.0f}/s (server CPU {probes[-1].server_cpu_ms:.2f} ms"
+                    f" each)   pgbench TPC-B {reference[-1]:7.0f} tps",
                     file=sys.stderr,
                 )
         finally:
@@ -354,7 +376,7 @@ def main() -> None:
         "server_cpu_ms_per_transfer": round(
             statistics.median(r.server_cpu_ms for r in transfers), 2
         ),
-        "failed_requests": sum(r.failed for r in (*transfers, *batches, *independents)),
+        "failed_requests": sum(r.failed for r in (*transfers, *batches, *independents, *probes)),
         "batch_transfers": round(batch_rate),
         "server_cpu_ms_per_batched_transfer": round(
             statistics.median(r.server_cpu_ms for r in batches) / options.batch_size, 3
@@ -362,6 +384,10 @@ def main() -> None:
         "independent_batch_transfers": round(independent_rate),
         "server_cpu_ms_per_independent_transfer": round(
             statistics.median(r.server_cpu_ms for r in independents) / options.batch_size, 3
+        ),
+        "health_live_requests": round(statistics.median(r.per_second for r in probes)),
+        "server_cpu_ms_per_health_live": round(
+            statistics.median(r.server_cpu_ms for r in probes), 3
         ),
         "batch_size": options.batch_size,
         "batch_concurrency": BATCH_CONCURRENCY,
