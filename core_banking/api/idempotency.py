@@ -31,7 +31,7 @@ from core_banking.api.problems import ProblemError
 from core_banking.api.security import bank_of
 from core_banking.domain.canonical import canonical_json
 from core_banking.domain.security import Principal
-from core_banking.ports import Claimed, HttpIdempotency, InFlight, Mismatch, Replay
+from core_banking.ports import Claimed, InFlight, Mismatch, Replay, UnitOfWork
 from core_banking.storage.errors import connection_lost, never_reached_server
 
 IdempotencyKey = Annotated[
@@ -87,15 +87,19 @@ async def idempotent(
     stale_after = timedelta(seconds=2 * bank.config.api_timeout)
     digest = fingerprint(request, body)
 
-    async def claim(records: HttpIdempotency) -> Claimed | Replay | InFlight | Mismatch:
-        return await records.claim(principal.actor, key, digest, bank.clock.now(), stale_after)
+    async def claim(uow: UnitOfWork) -> Claimed | Replay | InFlight | Mismatch:
+        return await uow.http_idempotency.claim(
+            principal.actor, key, digest, bank.clock.now(), stale_after
+        )
 
     async def release() -> None:
-        await bank.storage.request_records(lambda records: records.release(principal.actor, key))
+        await bank.storage.statement_by_statement(
+            lambda uow: uow.http_idempotency.release(principal.actor, key)
+        )
 
     within = stale_after.total_seconds()
     try:
-        outcome = await bank.storage.request_records(claim)
+        outcome = await bank.storage.statement_by_statement(claim)
     except Exception as exc:
         if connection_lost(exc) and not never_reached_server(exc):
             _release_later(release, within)  # the claim may have committed before the loss
@@ -128,8 +132,10 @@ async def idempotent(
         await _release_now_or_later(release, within)
         return Response(text, status_code=status, media_type="application/json")
     try:
-        await bank.storage.request_records(
-            lambda records: records.complete(principal.actor, key, status, text, bank.clock.now())
+        await bank.storage.statement_by_statement(
+            lambda uow: uow.http_idempotency.complete(
+                principal.actor, key, status, text, bank.clock.now()
+            )
         )
     except Exception:
         # Done but not recorded: let go, so a retry is answered from the ledger's claim.

@@ -29,14 +29,7 @@ from core_banking.domain.audit import AuditRecord
 from core_banking.domain.errors import DomainError
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
-from core_banking.ports import (
-    FieldCipher,
-    HttpIdempotency,
-    NoTelemetry,
-    PreparedPosting,
-    Telemetry,
-    UnitOfWork,
-)
+from core_banking.ports import FieldCipher, NoTelemetry, PreparedPosting, Telemetry, UnitOfWork
 from core_banking.security.encryption import PlaintextFields
 from core_banking.storage.errors import DatabaseUnavailable, connection_lost, is_transient
 from core_banking.storage.unit_of_work import SqlUnitOfWork
@@ -178,12 +171,12 @@ class Storage:
                 outcomes.append(refusal)
         return outcomes
 
-    async def request_records(self, work: Callable[[HttpIdempotency], Awaitable[T]]) -> T:
-        """Run ``work`` on the HTTP idempotency records, whose every statement stands alone
-        (an insert-or-ignore, a conditional update, each right whatever runs between two
-        of them). Here, in one transaction; PostgreSQL commits each statement by itself,
-        sparing the BEGIN and COMMIT round trips."""
-        return await self.atomically(lambda uow: work(uow.http_idempotency))
+    async def statement_by_statement(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run ``work`` whose every statement stands alone: an insert-or-ignore, a
+        conditional update, each right whatever runs between two of them (the HTTP
+        idempotency records are written so). Here, in one transaction; PostgreSQL commits
+        each statement by itself, sparing the BEGIN and COMMIT round trips."""
+        return await self.atomically(work)
 
     async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         return await self.retrying(lambda: self.read_once(work), reconnect=_always)

@@ -13,17 +13,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core_banking.ports import Claimed, FieldCipher, InFlight, Mismatch, Replay
 from core_banking.storage.schema import http_idempotency
-from core_banking.storage.statements import Statements
 
 ClaimOutcome = Claimed | Replay | InFlight | Mismatch
 _CLAIM_ATTEMPTS = 3
 
 # Every money-moving request runs these, so they are built once: a statement built per call
-# costs SQLAlchemy a fresh cache key each time, and on PostgreSQL they are compiled once
-# for the driver (storage/statements.py).
+# costs SQLAlchemy a fresh cache key each time, most of what the claim and the stored
+# response cost in Python.
 _THIS_KEY = (http_idempotency.c.principal == bindparam("b_principal")) & (
     http_idempotency.c.key == bindparam("b_key")
 )
@@ -66,8 +66,8 @@ class HttpIdempotencyRepository:
     """Response bodies can hold personal data (a created customer), so they are stored
     through the field cipher like the customer rows themselves."""
 
-    def __init__(self, statements: Statements, cipher: FieldCipher) -> None:
-        self._statements = statements
+    def __init__(self, conn: AsyncConnection, cipher: FieldCipher) -> None:
+        self._conn = conn
         self._cipher = cipher
 
     async def claim(
@@ -80,35 +80,34 @@ class HttpIdempotencyRepository:
     ) -> ClaimOutcome:
         this_key = {"b_principal": principal, "b_key": key}
         for _ in range(_CLAIM_ATTEMPTS):
-            inserted = await self._statements.count(
-                _CLAIM[self._statements.dialect_name],
+            inserted = await self._conn.execute(
+                _CLAIM[self._conn.dialect.name],
                 {**this_key, "b_fingerprint": fingerprint, "b_now": now},
             )
-            if inserted == 1:
+            if inserted.rowcount == 1:
                 return Claimed()
-            row = await self._statements.first(_READ, this_key)
+            row = (await self._conn.execute(_READ, this_key)).one_or_none()
             if row is not None:
                 break
             # PostgreSQL, READ COMMITTED: the request holding the key was refused and
             # released it between our insert and this read; the key is free, try again
         else:
             return InFlight()  # taken and released over and over: the client retries
-        if bytes(row["fingerprint"]) != fingerprint:
+        if bytes(row.fingerprint) != fingerprint:
             return Mismatch()
-        if row["completed"]:
-            body = self._cipher.decrypt(row["response_body"])
-            return Replay(status_code=row["status_code"], body=body)
-        if now - row["created_at"] < stale_after:
+        if row.completed:
+            return Replay(status_code=row.status_code, body=self._cipher.decrypt(row.response_body))
+        if now - row.created_at < stale_after:
             return InFlight()
-        taken = await self._statements.count(
-            _TAKE_OVER, {**this_key, "b_claimed_at": row["created_at"], "b_now": now}
+        taken = await self._conn.execute(
+            _TAKE_OVER, {**this_key, "b_claimed_at": row.created_at, "b_now": now}
         )
-        return Claimed() if taken == 1 else InFlight()
+        return Claimed() if taken.rowcount == 1 else InFlight()
 
     async def complete(
         self, principal: str, key: str, status_code: int, body: str, now: datetime
     ) -> None:
-        await self._statements.count(
+        await self._conn.execute(
             _COMPLETE,
             {
                 "b_principal": principal,
@@ -120,4 +119,4 @@ class HttpIdempotencyRepository:
         )
 
     async def release(self, principal: str, key: str) -> None:
-        await self._statements.count(_RELEASE, {"b_principal": principal, "b_key": key})
+        await self._conn.execute(_RELEASE, {"b_principal": principal, "b_key": key})

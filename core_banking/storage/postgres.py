@@ -15,28 +15,24 @@ claim, which makes the retry return the first posting if that one did commit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.util import greenlet_spawn
 
 from core_banking.domain.audit import AuditRecord
 from core_banking.domain.errors import DomainError
 from core_banking.domain.idempotency import IdempotencyClaim
 from core_banking.domain.ledger import PostingRequest, PostingResult
-from core_banking.ports import HttpIdempotency, PreparedPosting
+from core_banking.ports import PreparedPosting, UnitOfWork
 from core_banking.storage.audit import AuditWriter
 from core_banking.storage.base import Storage
 from core_banking.storage.errors import ConnectionClosed, connection_lost, never_reached_server
 from core_banking.storage.group_commit import GroupCommit
-from core_banking.storage.http_idempotency import HttpIdempotencyRepository
 from core_banking.storage.posting_postgres import PostgresPostingWriter
-from core_banking.storage.statements import DriverStatements
 
 T = TypeVar("T")
 
@@ -87,36 +83,12 @@ class PostgreSQLStorage(Storage):
     def _configure(self, engine: AsyncEngine) -> None:
         discard_closed_connections(engine)
 
-    async def request_records(self, work: Callable[[HttpIdempotency], Awaitable[T]]) -> T:
-        """Each statement on the pooled asyncpg connection, committing alone: every
-        money-moving request runs two of these, and SQLAlchemy's connection would cost
-        several times the driver's own Python (storage/statements.py)."""
-
+    async def statement_by_statement(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         async def attempt() -> T:
-            async with self._driver_connection() as driver:
-                return await work(HttpIdempotencyRepository(DriverStatements(driver), self.cipher))
+            async with self.autocommit_engine.connect() as conn:
+                return await work(self.unit_of_work(conn, audit_enabled=False))
 
         return await self.retrying(attempt)
-
-    @asynccontextmanager
-    async def _driver_connection(self) -> AsyncIterator[Any]:
-        """A pooled connection's asyncpg connection, outside any transaction. Whatever goes
-        wrong on it but an error the server reported on a live connection (a constraint, a
-        timeout) discards it, as does a caller cancelled mid-statement: its state is then
-        unknown, and SQLAlchemy, bypassed, would put it back in the pool as it is."""
-        pooled = await self.engine.raw_connection()
-        try:
-            yield pooled.driver_connection
-        except BaseException as exc:
-            driver = pooled.driver_connection
-            # The server's errors carry their SQLSTATE; the driver's own (a closed socket,
-            # a protocol error) and the caller's cancellation do not.
-            reported = isinstance(getattr(exc, "sqlstate", None), str) and not connection_lost(exc)
-            if not reported or driver is None or driver.is_closed():
-                await greenlet_spawn(pooled.invalidate, exc)
-            raise
-        finally:
-            await greenlet_spawn(pooled.close)
 
     async def post_entry(
         self,

@@ -23,7 +23,6 @@ from core_banking.storage.outbox import OutboxRepository
 from core_banking.storage.posting_postgres import PostgresPostingWriter
 from core_banking.storage.posting_sqlite import SqlitePostingWriter
 from core_banking.storage.products import ProductRepository
-from core_banking.storage.statements import SqlAlchemyStatements
 from core_banking.storage.term_deposits import TermDepositRepository
 from core_banking.storage.users import RoleRepository, UserRepository
 
@@ -51,7 +50,7 @@ class SqlUnitOfWork:
         self.roles = RoleRepository(conn)
         self.sessions = SessionRepository(conn)
         self.api_keys = ApiKeyRepository(conn)
-        self.http_idempotency = HttpIdempotencyRepository(SqlAlchemyStatements(conn), cipher)
+        self.http_idempotency = HttpIdempotencyRepository(conn, cipher)
         self.products = ProductRepository(conn)
         self.loans = LoanRepository(conn)
         self.close_of_business = CloseOfBusinessRepository(conn)
