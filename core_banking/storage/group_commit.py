@@ -14,7 +14,10 @@ as the load rises. Why, and what it keeps: docs/adr/0013-group-commit.md.
 
 A caller cancelled (a request past its deadline) cancels the transaction carrying its
 posting, as it would have cancelled its own: nothing of it is written; the others of its
-group are posted again without it.
+group are posted again without it. The caller's cancellation completes only when that
+call has ended (the database told to cancel the statement, at most ``CANCELLED_WITHIN``
+seconds), so an answer that nothing was written is not given while the statement could
+still commit.
 
 Every posting stays all or nothing. A group commits whole or not at all. A refusal names
 the posting refused (``operation_index``): that caller gets it, and the rest of the group
@@ -30,7 +33,7 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from core_banking.domain.errors import DomainError
 from core_banking.domain.ledger import PostingResult
@@ -41,6 +44,8 @@ T = TypeVar("T")
 REFUSALS_BEFORE_ONE_BY_ONE = 4
 """Refusals after which the rest of a group is posted one by one: a group of n with k
 refusals costs k + 1 statements of up to n postings each, one by one n statements of one."""
+CANCELLED_WITHIN = 5.0
+"""Seconds a cancelled caller waits for its posting's statement to be cancelled."""
 PostAlone = Callable[[PreparedPosting], Awaitable[PostingResult]]
 PostTogether = Callable[[Sequence[PreparedPosting]], Awaitable[list[PostingResult]]]
 
@@ -49,6 +54,15 @@ PostTogether = Callable[[Sequence[PreparedPosting]], Awaitable[list[PostingResul
 class _Waiting:
     posting: PreparedPosting
     outcome: asyncio.Future[PostingResult]
+    sending: asyncio.Future[Any] | None = None  # the call carrying it, while it runs
+
+    async def until_sent(self) -> None:
+        """Wait, at most ``CANCELLED_WITHIN`` seconds, for the call carrying this posting
+        to end: after its caller is cancelled, that is until the database has been told
+        to cancel the statement. Only then may the caller answer that nothing was written
+        (a statement still waiting for a lock would otherwise go on and commit)."""
+        if self.sending is not None and not self.sending.done():
+            await asyncio.wait((self.sending,), timeout=CANCELLED_WITHIN)
 
     def succeed(self, result: PostingResult) -> None:
         if not self.outcome.done():  # the caller may have been cancelled meanwhile
@@ -96,7 +110,11 @@ class GroupCommit:
             lane = loop.create_task(self._lane())
             self._running.add(lane)
             lane.add_done_callback(self._running.discard)
-        return await waiting.outcome
+        try:
+            return await waiting.outcome
+        except asyncio.CancelledError:
+            await waiting.until_sent()
+            raise
 
     async def _lane(self) -> None:
         """Post groups until nobody waits. The check and the exit have no await between
@@ -205,6 +223,7 @@ class GroupCommit:
                 sending.cancel()
 
         for waiting in group:
+            waiting.sending = sending
             waiting.outcome.add_done_callback(on_caller_done)
         try:
             return await sending
@@ -215,6 +234,7 @@ class GroupCommit:
             raise
         finally:
             for waiting in group:
+                waiting.sending = None
                 waiting.outcome.remove_done_callback(on_caller_done)
 
 

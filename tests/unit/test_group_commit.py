@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from core_banking.domain.errors import InsufficientFunds
+from core_banking.storage import group_commit as group_commit_module
 from core_banking.storage.errors import DatabaseUnavailable
 from core_banking.storage.group_commit import REFUSALS_BEFORE_ONE_BY_ONE, GroupCommit
 
@@ -26,6 +27,8 @@ class FakeLedger:
         self.most_in_flight = 0
         self.release = asyncio.Event()
         self.release.set()
+        self.cancelling = asyncio.Event()  # clear: telling the database to cancel takes long
+        self.cancelling.set()
 
     async def _enter(self, names: list[str]) -> None:
         self.calls.append(names)
@@ -34,6 +37,7 @@ class FakeLedger:
         try:
             await self.release.wait()
         except asyncio.CancelledError:
+            await self.cancelling.wait()
             self.cut_off.append(names)
             raise
         finally:
@@ -232,6 +236,43 @@ async def test_a_caller_cancelled_in_flight_alone_cuts_off_its_posting() -> None
     assert ledger.cut_off == [["alone"]]
     ledger.release.set()
     assert await commit.post("next") == "posted next"  # type: ignore[arg-type]
+
+
+async def test_a_cancelled_caller_hears_of_it_once_its_statement_is_cancelled() -> None:
+    """Cancelling a statement takes the database a round trip. Until then a statement
+    waiting for a lock could still go on and commit, so the caller (a request cut off at
+    its deadline, about to answer that nothing was written) waits for it."""
+    ledger = FakeLedger()
+    commit = group_commit(ledger)
+    ledger.release.clear()
+    ledger.cancelling.clear()
+    alone = asyncio.ensure_future(commit.post("alone"))  # type: ignore[arg-type]
+    await settle()
+    alone.cancel()
+    await settle()
+    assert not alone.done()
+    ledger.cancelling.set()
+    with pytest.raises(asyncio.CancelledError):
+        await alone
+    assert ledger.cut_off == [["alone"]]
+
+
+async def test_a_cancelled_caller_waits_for_its_statement_a_bounded_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(group_commit_module, "CANCELLED_WITHIN", 0.05)
+    ledger = FakeLedger()
+    commit = group_commit(ledger)
+    ledger.release.clear()
+    ledger.cancelling.clear()  # and the database never confirms
+    alone = asyncio.ensure_future(commit.post("alone"))  # type: ignore[arg-type]
+    await settle()
+    alone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(alone, 5)
+    assert ledger.cut_off == []
+    ledger.cancelling.set()
+    await settle()
 
 
 async def test_past_a_few_refusals_the_rest_of_a_group_goes_one_by_one() -> None:
