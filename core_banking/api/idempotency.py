@@ -12,6 +12,12 @@ When the database goes away mid-request, the key is let go as soon as it answers
 (tried now, then in the background for up to the stale-claim age): otherwise the client's
 retries would be told 409 "still running" until the claim went stale. That is safe because
 the ledger's own claim answers a retry of a posting that did commit with that posting.
+
+A single posting whose whole answer is its journal entry (a deposit, a withdrawal, a
+transfer) keeps no record here at all (ADR 0015): the ledger's claim, written in the
+posting's own transaction, already answers a retry with that entry, and a refusal with a
+different request. ``running_once`` adds the 409 for a retry that arrives while the first
+is still running in this process.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Annotated
 
@@ -59,6 +66,7 @@ OptionalIdempotencyKey = Annotated[
 REPLAYED_HEADER = "Idempotent-Replayed"
 logger = logging.getLogger("core_banking.api")
 _releasing: set[asyncio.Task[None]] = set()  # background releases, kept until they finish
+_running_here: set[tuple[str, str]] = set()  # (actor, key) of postings running in this process
 
 
 def fingerprint(request: Request, body: BaseModel | None) -> bytes:
@@ -142,6 +150,24 @@ async def idempotent(
         await _release_now_or_later(release, within)
         raise
     return Response(text, status_code=status, media_type="application/json")
+
+
+@contextmanager
+def running_once(principal: Principal, key: str) -> Iterator[None]:
+    """409 while an earlier request of the same principal with the same key is still
+    running in this process. A duplicate that reaches another process meanwhile is not told:
+    it waits at the ledger's claim for the first to commit, then is answered with its
+    entry (or posts, if the first was refused). Either way nothing is posted twice."""
+    running = (principal.actor, key)
+    if running in _running_here:
+        raise ProblemError(
+            409, "idempotency_key_in_use", "a request with this Idempotency-Key is still running"
+        )
+    _running_here.add(running)
+    try:
+        yield
+    finally:
+        _running_here.discard(running)
 
 
 async def _release_now_or_later(release: Callable[[], Awaitable[None]], within: float) -> None:

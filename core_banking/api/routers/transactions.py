@@ -9,7 +9,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from core_banking.api.idempotency import IdempotencyKey, idempotent
+from core_banking.api.idempotency import (
+    REPLAYED_HEADER,
+    IdempotencyKey,
+    idempotent,
+    running_once,
+)
 from core_banking.api.problems import ProblemError, common_statuses, responses, status_of
 from core_banking.api.schemas.common import Page, Timestamp, decode_cursor, encode_cursor
 from core_banking.api.schemas.transactions import (
@@ -82,14 +87,18 @@ async def _post_one(
     body: DepositRequest | WithdrawRequest | TransferRequest,
     key: str,
 ) -> Response:
+    """One posting, its Idempotency-Key kept by the ledger alone (ADR 0015): the answer is
+    the entry, and the ledger answers a retry with the entry it posted first."""
     command = command_of(body, key)
     principal.require_amount(command.amount)
-
-    async def produce() -> tuple[int, TransactionOut]:
+    with running_once(principal, key):
         result = await bank.ledger.execute(command, context_of(request, principal))
-        return status.HTTP_201_CREATED, TransactionOut.of(result.entry)
-
-    return await idempotent(request, principal, key, body, produce)
+    return Response(
+        TransactionOut.of(result.entry).model_dump_json(),
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+        headers={REPLAYED_HEADER: "true"} if result.replayed else None,
+    )
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -112,7 +113,7 @@ class TransactionOut(BaseModel):
             posted_at=entry.posted_at,
             channel=entry.channel,
             reference=entry.reference,
-            metadata=dict(entry.metadata),
+            metadata=_in_key_order(entry.metadata),
             reversal_of=entry.reversal_of,
             lines=[
                 LineOut(
@@ -124,6 +125,17 @@ class TransactionOut(BaseModel):
                 for line in entry.lines
             ],
         )
+
+
+def _in_key_order(value: Any) -> Any:
+    """Metadata with every object's keys sorted: the same bytes whether the entry was just
+    posted or read back (PostgreSQL's jsonb keeps keys in an order of its own), so a replay
+    rebuilt from the ledger is the first response byte for byte (ADR 0015)."""
+    if isinstance(value, Mapping):
+        return {name: _in_key_order(value[name]) for name in sorted(value)}
+    if isinstance(value, list):
+        return [_in_key_order(item) for item in value]
+    return value
 
 
 class BatchMode(StrEnum):

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from support.api import Api, key, money
 from support.problems import assert_problem
@@ -79,6 +80,32 @@ async def test_transfer_replay(api: Api) -> None:
     assert_replayed(first, second, 201)
     assert (await api.balances(source["account_id"]))["posted"] == "75.00"
     assert (await api.balances(target["account_id"]))["posted"] == "25.00"
+
+
+async def test_a_replay_answered_from_the_ledger_is_the_first_response_byte_for_byte(
+    api: Api,
+) -> None:
+    """A posting's replay is rebuilt from the entry as stored, where PostgreSQL's jsonb
+    keeps object keys in an order of its own: metadata and a counterparty whose keys are
+    in no sorted order come back in key order, the same in the first answer and the
+    replay."""
+    source = await api.funded_account("100.00")
+    first, second = await twice(
+        api,
+        "/transactions/transfer",
+        {
+            "from_account_id": source["account_id"],
+            "to_account_id": None,
+            "amount": money("12.50"),
+            "channel": "wire",
+            "reference": "invoice 7",
+            "counterparty": {"name": "Ada Byron", "account": "DE89370400440532013000"},
+            "metadata": {"zeta": 25, "a": {"yy": "x", "b": None}, "mid": "ünïcode"},
+        },
+    )
+    assert_replayed(first, second, 201)
+    assert list(first.json()["metadata"]) == ["a", "counterparty", "mid", "zeta"]
+    assert (await api.balances(source["account_id"]))["posted"] == "87.50"
 
 
 async def test_hold_place_replay(api: Api) -> None:
@@ -380,6 +407,40 @@ async def test_concurrent_duplicates_post_once(api: Api) -> None:
 
     after = await api.http.post("/transactions/deposit", headers=headers, json=body)
     assert_replayed(original, after, 201)
+
+
+async def test_a_retry_while_the_first_posting_runs_is_409(
+    api: Api, app: FastAPI | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first request is held inside the ledger; its retry is told 409 at once, not made
+    to wait; once the first has answered, a retry is its replay."""
+    if app is None:
+        pytest.skip("holds a request inside the ledger: needs the app in this process")
+    ledger = app.state.bank.ledger
+    entered, go_on = asyncio.Event(), asyncio.Event()
+    execute = ledger.execute
+
+    async def held(*arguments: Any) -> Any:
+        entered.set()
+        await go_on.wait()
+        return await execute(*arguments)
+
+    monkeypatch.setattr(ledger, "execute", held)
+    account = await api.account()
+    headers = {**await api.admin(), "Idempotency-Key": key()}
+    body = {"account_id": account["account_id"], "amount": money("10.00")}
+    first = asyncio.create_task(api.http.post("/transactions/deposit", headers=headers, json=body))
+    await asyncio.wait_for(entered.wait(), 10)
+
+    retry = await asyncio.wait_for(
+        api.http.post("/transactions/deposit", headers=headers, json=body), 10
+    )
+    assert_problem(retry, 409, "idempotency_key_in_use")
+    go_on.set()
+    assert_replayed(
+        await first, await api.http.post("/transactions/deposit", headers=headers, json=body), 201
+    )
+    assert (await api.balances(account["account_id"]))["posted"] == "10.00"
 
 
 async def test_concurrent_duplicate_transfers_post_once(api: Api) -> None:
