@@ -3,8 +3,9 @@ and started again on the same port, while clients keep posting deposits and tran
 
 Each client sends every operation under its own Idempotency-Key and, as a well-behaved
 client must, sends it again with the same key on a connection error, a 5xx or
-409 idempotency_key_in_use (the claim of a request that died with the process is taken over
-after twice NEXUM_API_TIMEOUT), with backoff, until it gets a definitive answer. After the
+409 idempotency_key_in_use, with backoff, until it gets a definitive answer (a deposit's or
+transfer's key is claimed in its posting's transaction, so a request that died with the
+process left no claim behind: ADR 0015). After the
 last start: every acknowledged transaction is in the journal once, under its key; nothing
 refused was posted; no entry is partial; a replay returns the same transaction; money is
 conserved; ``nexum verify`` is clean. On SQLite and on PostgreSQL; one start of each run
