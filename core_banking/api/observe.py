@@ -11,7 +11,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core_banking.observability.logging import bind_request, clear_request, get_logger
-from core_banking.observability.metrics import REQUEST_DURATION, REQUESTS
+from core_banking.observability.metrics import REQUEST_DURATION, REQUESTS, labelled
 
 logger = get_logger("core_banking.api")
 _QUIET = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
@@ -48,8 +48,8 @@ class Observe:
             elapsed = time.perf_counter() - started
             endpoint = endpoint_of(scope)
             method = scope["method"]
-            REQUESTS.labels(method=method, endpoint=endpoint).inc()
-            REQUEST_DURATION.labels(method=method, endpoint=endpoint).observe(elapsed)
+            labelled(REQUESTS, method, endpoint).inc()
+            labelled(REQUEST_DURATION, method, endpoint).observe(elapsed)
             if endpoint not in _QUIET:
                 logger.info(
                     "request completed",

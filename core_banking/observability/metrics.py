@@ -69,10 +69,11 @@ OUTBOX_PENDING = Gauge(
 )
 
 
-@lru_cache(maxsize=256)
-def _labelled(metric: Counter, *values: str) -> Counter:
-    """A metric's child for one set of label values, found once: ``labels()`` costs more
-    than the increment, and an atomic batch counts every one of its entries."""
+@lru_cache(maxsize=512)
+def labelled[M: (Counter, Histogram)](metric: M, *values: str) -> M:
+    """A metric's child for one set of label values (in the metric's label order), found
+    once: ``labels()`` costs more than the increment, every request counts two, and an
+    atomic batch counts every one of its entries."""
     return metric.labels(*values)
 
 
@@ -80,7 +81,7 @@ class PrometheusTelemetry:
     """What the services and storage report, counted and logged."""
 
     def posted(self, entry: JournalEntry, processing_time_ms: float) -> None:
-        _labelled(TRANSACTIONS, entry.entry_type.value, "completed").inc()
+        labelled(TRANSACTIONS, entry.entry_type.value, "completed").inc()
         if not _transactions_log.isEnabledFor(logging.INFO):
             return  # the line's fields would be built only to be dropped
         first = entry.lines[0]
@@ -97,15 +98,15 @@ class PrometheusTelemetry:
         )
 
     def refused(self, entry_type: str, code: str) -> None:
-        TRANSACTIONS.labels(type=entry_type, status="refused").inc()
+        labelled(TRANSACTIONS, entry_type, "refused").inc()
         _transactions_log.info("Transaction refused", type=entry_type, code=code)
 
     def audited(self, actions: Sequence[str]) -> None:
         for action in actions:
-            _labelled(AUDIT_EVENTS, action).inc()
+            labelled(AUDIT_EVENTS, action).inc()
 
     def cache(self, name: str, hit: bool) -> None:
-        CACHE_HITS.labels(cache=name, result="hit" if hit else "miss").inc()
+        labelled(CACHE_HITS, name, "hit" if hit else "miss").inc()
 
     def published(self, topics: Sequence[str]) -> None:
         for topic in topics:

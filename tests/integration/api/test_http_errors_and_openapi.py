@@ -271,6 +271,12 @@ async def test_money_moved_is_counted_in_the_guides_metrics(api: Api) -> None:
     before = await _samples(api)
     await api.deposit(account["account_id"], "10.00")
     await api.deposit(account["account_id"], "5.00")
+    too_much = await api.http.post(
+        "/transactions/withdraw",
+        headers={**await api.admin(), "Idempotency-Key": key()},
+        json={"account_id": account["account_id"], "amount": money("99.00")},
+    )
+    assert too_much.status_code == 422, too_much.text
     after = await _samples(api)
 
     def grown(name: str, **labels: str) -> float:
@@ -278,6 +284,10 @@ async def test_money_moved_is_counted_in_the_guides_metrics(api: Api) -> None:
         return after.get(sample, 0.0) - before.get(sample, 0.0)
 
     assert grown("nexum_transactions_processed_total", type="deposit", status="completed") == 2
+    assert grown("nexum_transactions_processed_total", type="withdrawal", status="refused") == 1
+    deposits = {"method": "POST", "endpoint": "/transactions/deposit"}
+    assert grown("nexum_requests_total", **deposits) == 2
+    assert grown("nexum_request_duration_seconds_count", **deposits) == 2
     audited = {
         dict(labels)["action"]: grown(name, **dict(labels))
         for name, labels in after
