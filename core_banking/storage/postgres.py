@@ -15,7 +15,9 @@ claim, which makes the retry return the first posting if that one did commit.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -40,6 +42,8 @@ APPLICATION_NAME = "nexum"
 MAX_GROUP = 100
 """The most postings one group commit carries. It must stay within one call of the posting
 function (``ENTRIES_PER_CALL``): one statement, which autocommit keeps whole."""
+CANCEL_CONFIRMED_WITHIN = 3.0
+"""Seconds a cancelled posting waits for the server to confirm its statement is over."""
 
 
 class PostgreSQLStorage(Storage):
@@ -126,7 +130,7 @@ class PostgreSQLStorage(Storage):
         comes back replayed."""
 
         async def attempt() -> list[PostingResult]:
-            async with self.autocommit_engine.connect() as conn:
+            async with self._posting_connection() as conn:
                 trail = AuditWriter(conn, enabled=self.audit_enabled)
                 results = await PostgresPostingWriter(conn, trail).post_many(postings)
             self.telemetry.audited(trail.appended)
@@ -141,7 +145,7 @@ class PostgreSQLStorage(Storage):
         audit: AuditRecord | None,
     ) -> PostingResult:
         async def attempt() -> PostingResult:
-            async with self.autocommit_engine.connect() as conn:
+            async with self._posting_connection() as conn:
                 raw = await conn.get_raw_connection()
                 trail = AuditWriter(conn, enabled=self.audit_enabled)
                 writer = PostgresPostingWriter(conn, trail, driver=raw.driver_connection)
@@ -167,8 +171,38 @@ class PostgreSQLStorage(Storage):
             attempt, reconnect=lambda exc: claim is not None or never_reached_server(exc)
         )
 
+    @asynccontextmanager
+    async def _posting_connection(self) -> AsyncIterator[AsyncConnection]:
+        """An autocommit connection for a posting's statement. Cancelled while the statement
+        runs (a request past its deadline), it passes the cancellation on only once the
+        server has cancelled the statement: until then a statement waiting for a lock
+        could still go on and commit after the caller had answered that nothing was
+        written."""
+        async with self.autocommit_engine.connect() as conn:
+            try:
+                yield conn
+            except asyncio.CancelledError:
+                await _until_cancelled_at_the_server(conn)
+                raise
+
     async def _begin_snapshot(self, conn: AsyncConnection) -> None:
         await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+
+
+async def _until_cancelled_at_the_server(conn: AsyncConnection) -> None:
+    """asyncpg sends the cancel request of a cancelled statement on a connection of its
+    own, in the background, and runs the connection's next statement only after the
+    server has answered the cancelled one: so a ``SELECT 1`` returns when the statement
+    is over. At most ``CANCEL_CONFIRMED_WITHIN`` seconds; a connection that cannot say
+    is the pool's to discard."""
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is None or driver.is_closed():
+        return
+    try:
+        await driver.execute("SELECT 1", timeout=CANCEL_CONFIRMED_WITHIN)
+    except Exception:  # the cancellation goes on either way; the connection is discarded
+        await conn.invalidate()
 
 
 def discard_closed_connections(engine: AsyncEngine) -> None:

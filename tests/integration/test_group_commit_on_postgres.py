@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from conftest import settings_for
 from core_banking.bootstrap import Nexum, build
@@ -135,4 +137,36 @@ async def test_operations_each_on_their_own_are_posted_in_groups_in_order(bank: 
     refused = [index for index, o in enumerate(outcomes) if isinstance(o, InsufficientFunds)]
     assert refused == [*range(100, 105), *range(116, 121)]
     assert (await bank.accounts.get(account.id)).posted_minor == 0
+    await assert_verified(bank.storage)
+
+
+async def test_a_posting_cancelled_while_it_waits_for_a_lock_is_cancelled_at_the_server(
+    bank: Nexum, tmp_postgres_url: str
+) -> None:
+    """A request cut off at its deadline answers that nothing was written, so the caller's
+    cancellation must not complete before the server has cancelled the statement: the
+    lock let go the moment it does must find nothing left to commit. (The cancel request
+    travels on a connection of its own: without the wait it loses the race now and then,
+    so the test runs it several times.)"""
+    account = await funded_account(bank, "100.00")
+    url = make_url(tmp_postgres_url).set(drivername="postgresql")
+    holder = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        for _ in range(8):
+            await holder.execute("BEGIN")
+            await holder.execute("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", account.id)
+            deposit = asyncio.create_task(
+                bank.ledger.deposit(Deposit(account.id, money("25.00"), key()), CONTEXT)
+            )
+            await asyncio.sleep(0.2)  # sent, and waiting for the row
+            assert not deposit.done()
+            deposit.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await deposit
+            await holder.execute("ROLLBACK")
+    finally:
+        await holder.close()
+    await asyncio.sleep(0.5)  # time enough for a statement still running to commit
+    assert (await bank.accounts.get(account.id)).posted_minor == 100_00
+    assert await bank.ledger.deposit(Deposit(account.id, money("1.00"), key()), CONTEXT)
     await assert_verified(bank.storage)
