@@ -15,9 +15,9 @@ as the load rises. Why, and what it keeps: docs/adr/0013-group-commit.md.
 A caller cancelled (a request past its deadline) cancels the transaction carrying its
 posting, as it would have cancelled its own: nothing of it is written; the others of its
 group are posted again without it. The caller's cancellation completes only when that
-call has ended (the database told to cancel the statement, at most ``CANCELLED_WITHIN``
-seconds), so an answer that nothing was written is not given while the statement could
-still commit.
+call has ended (on PostgreSQL, once the server has cancelled the statement; at most
+``CANCELLED_WITHIN`` seconds), so an answer that nothing was written is not given while
+the statement could still commit.
 
 Every posting stays all or nothing. A group commits whole or not at all. A refusal names
 the posting refused (``operation_index``): that caller gets it, and the rest of the group
@@ -58,9 +58,10 @@ class _Waiting:
 
     async def until_sent(self) -> None:
         """Wait, at most ``CANCELLED_WITHIN`` seconds, for the call carrying this posting
-        to end: after its caller is cancelled, that is until the database has been told
-        to cancel the statement. Only then may the caller answer that nothing was written
-        (a statement still waiting for a lock would otherwise go on and commit)."""
+        to end: after its caller is cancelled, that is until the storage has seen the
+        statement cancelled at the server. Only then may the caller answer that nothing
+        was written (a statement still waiting for a lock would otherwise go on and
+        commit)."""
         if self.sending is not None and not self.sending.done():
             await asyncio.wait((self.sending,), timeout=CANCELLED_WITHIN)
 
