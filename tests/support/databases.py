@@ -81,6 +81,7 @@ REVISIONS = (
     "0011_transaction_fees",
     "0012_batch_posting",
     "0013_set_based_batch_posting",
+    "0014_claimed_keys_found_by_index",
 )
 HEAD = REVISIONS[-1]
 
