@@ -1,5 +1,6 @@
 """Group commit on PostgreSQL: postings that wait together are posted together, and each
-caller still hears exactly what posting alone would have told it."""
+caller still hears exactly what posting alone would have told it; a caller cut off leaves
+nothing written; and the batch function under it stays as fast as the claims grow."""
 
 from __future__ import annotations
 
@@ -22,14 +23,27 @@ from support.databases import migrate
 pytestmark = [pytest.mark.postgres]
 
 
+BATCHES = 8  # PL/pgSQL tries five custom plans before it settles on a generic one
+KEYS_ADDED = 100_000
+
+
 @pytest.fixture
-async def bank(tmp_postgres_url: str) -> AsyncIterator[Nexum]:
+async def bank(tmp_postgres_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Nexum]:
+    """Ten pooled connections, or as many as the test names (indirect parametrisation)."""
     migrate(tmp_postgres_url)
-    nexum = build(settings_for(tmp_postgres_url, database_pool_size="10"))
+    pool_size = getattr(request, "param", "10")
+    nexum = build(settings_for(tmp_postgres_url, database_pool_size=pool_size))
     try:
         yield nexum
     finally:
         await nexum.aclose()
+
+
+async def direct_connection(url: str) -> asyncpg.Connection:
+    """A connection of the test's own, outside the bank's pool."""
+    return await asyncpg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
 
 
 def groups_posted(bank: Nexum) -> int:
@@ -149,8 +163,7 @@ async def test_a_posting_cancelled_while_it_waits_for_a_lock_is_cancelled_at_the
     travels on a connection of its own: without the wait it loses the race now and then,
     so the test runs it several times.)"""
     account = await funded_account(bank, "100.00")
-    url = make_url(tmp_postgres_url).set(drivername="postgresql")
-    holder = await asyncpg.connect(url.render_as_string(hide_password=False))
+    holder = await direct_connection(tmp_postgres_url)
     try:
         for _ in range(8):
             await holder.execute("BEGIN")
@@ -169,4 +182,54 @@ async def test_a_posting_cancelled_while_it_waits_for_a_lock_is_cancelled_at_the
     await asyncio.sleep(0.5)  # time enough for a statement still running to commit
     assert (await bank.accounts.get(account.id)).posted_minor == 100_00
     assert await bank.ledger.deposit(Deposit(account.id, money("1.00"), key()), CONTEXT)
+    await assert_verified(bank.storage)
+
+
+# --- the batch function's plans ------------------------------------------------------------
+# PostgreSQL keeps a connection's plan of a statement in a PL/pgSQL function once it has
+# made a generic one. A plan made while idempotency_keys was small must not go on scanning
+# the whole table once it is large: every group commit and batch asks whether a key of
+# theirs is already claimed (migration 0014).
+
+
+async def scans_of_the_claims(bank: Nexum, observer: asyncpg.Connection) -> int:
+    """Sequential scans of idempotency_keys so far, the pooled connection's included."""
+    assert isinstance(bank.storage, PostgreSQLStorage)
+    async with bank.storage.autocommit_engine.connect() as pooled:
+        await pooled.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+    scans: int = await observer.fetchval(
+        "SELECT pg_stat_clear_snapshot(), seq_scan FROM pg_stat_user_tables"
+        " WHERE relname = 'idempotency_keys'",
+        column=1,
+    )
+    return scans
+
+
+@pytest.mark.parametrize("bank", ["1"], indirect=True)  # where every plan is cached
+async def test_batches_look_up_their_keys_by_index_once_the_claims_are_many(
+    bank: Nexum, tmp_postgres_url: str
+) -> None:
+    account = await funded_account(bank, "1000.00")
+
+    async def batch() -> None:
+        deposits = [Deposit(account.id, money("1.00"), key()) for _ in range(10)]
+        await bank.ledger.execute_together(deposits, CONTEXT)
+
+    for _ in range(BATCHES):  # the plans made while the table is small
+        await batch()
+    observer = await direct_connection(tmp_postgres_url)
+    try:
+        await observer.execute(
+            "INSERT INTO idempotency_keys (scope, key, operation, fingerprint, entity_id,"
+            " created_at) SELECT 'elsewhere', 'key-' || n, 'deposit', '\\x00'::bytea,"
+            " gen_random_uuid(), now() FROM generate_series(1, $1) AS n",
+            KEYS_ADDED,
+        )
+        before = await scans_of_the_claims(bank, observer)
+        for _ in range(BATCHES):
+            await batch()
+        assert await scans_of_the_claims(bank, observer) == before
+    finally:
+        await observer.close()
+    assert (await bank.accounts.get(account.id)).posted_minor == (1000 + 2 * BATCHES * 10) * 100
     await assert_verified(bank.storage)
