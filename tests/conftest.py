@@ -45,19 +45,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With --base-url only the HTTP tests run, once each: they are what can reach a
-    deployed server; tests of the local databases are deselected, not skipped."""
-    if not config.getoption("--base-url"):
-        return
-    selected, deselected = [], []
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        backend = callspec.params.get("backend") if callspec else None
-        if item.get_closest_marker("http") and backend in (None, "sqlite"):
-            selected.append(item)
-        else:
-            deselected.append(item)
-    config.hook.pytest_deselected(items=deselected)
-    items[:] = selected
+    deployed server; tests of the local databases are deselected, not skipped.
+
+    Slow tests (marked slow) are collected first. pytest-xdist hands tests to its workers
+    in collection order as each asks for more, so the long ones start at once and the run
+    ends on short ones, instead of one worker finishing a minute-long test alone."""
+    if config.getoption("--base-url"):
+        selected, deselected = [], []
+        for item in items:
+            callspec = getattr(item, "callspec", None)
+            backend = callspec.params.get("backend") if callspec else None
+            if item.get_closest_marker("http") and backend in (None, "sqlite"):
+                selected.append(item)
+            else:
+                deselected.append(item)
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 TEST_JWT_SECRET = "a-test-signing-secret-that-is-long-enough-for-hs256"

@@ -195,6 +195,7 @@ def twins_on_postgres() -> Iterator[Twins]:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_a_batch_posted_set_based_is_the_batch_posted_one_by_one():
     with twins_on_postgres() as twins:
 

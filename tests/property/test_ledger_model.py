@@ -382,6 +382,7 @@ def _run_model(url: str, examples: int, steps: int) -> None:
         loop.close()
 
 
+@pytest.mark.slow
 def test_random_operations_agree_with_the_model_on_sqlite(tmp_path):
     url = sqlite_url(tmp_path)
     migrate(url)
@@ -389,6 +390,7 @@ def test_random_operations_agree_with_the_model_on_sqlite(tmp_path):
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_random_operations_agree_with_the_model_on_postgresql():
     loop = asyncio.new_event_loop()
     problem = loop.run_until_complete(postgres_available())

@@ -159,6 +159,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
         loop.close()
 
 
+@pytest.mark.slow
 @settings(
     max_examples=200,
     deadline=None,
