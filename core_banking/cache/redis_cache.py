@@ -30,9 +30,7 @@ class _Read:
 
     def __init__(self) -> None:
         self.positions: dict[str, int] = {}  # each distinct key, at its place in the MGET
-        self.answer: asyncio.Future[list[bytes | None]] = (
-            asyncio.get_running_loop().create_future()
-        )
+        self.answer: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
 
     def add(self, keys: Sequence[str]) -> None:
         for key in keys:
